@@ -1,0 +1,239 @@
+"""Deck settings: everything comes from the environment, with embedded defaults.
+
+With no variable set, Deck runs on SQLite (WAL) and the kombu filesystem broker under
+``var/``, keeps files under ``var/media`` and generates its secrets into ``var/``.
+``DECK_ENVIRONMENT=production`` turns the defaults into requirements.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from deck.environment import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    generated_secret,
+    sqlite_database,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DECK_VAR_DIR") or BASE_DIR / "var")
+
+ENVIRONMENT = env_str("DECK_ENVIRONMENT", "development") or "development"
+if ENVIRONMENT not in {"development", "production"}:
+    raise ImproperlyConfigured("DECK_ENVIRONMENT must be development or production")
+PRODUCTION = ENVIRONMENT == "production"
+
+DEBUG = env_bool("DECK_DEBUG", False)
+SECRET_KEY = env_str("DECK_SECRET_KEY") or generated_secret(
+    VAR_DIR / "secret_key", nbytes=48, allowed=not PRODUCTION, setting="DECK_SECRET_KEY"
+)
+# Key-encryption keys for the vault, base64 (32 bytes each); the first one is active.
+VAULT_KEYS = env_list("DECK_VAULT_KEYS") or [
+    generated_secret(
+        VAR_DIR / "vault_key", nbytes=32, allowed=not PRODUCTION, setting="DECK_VAULT_KEYS"
+    )
+]
+
+ALLOWED_HOSTS = env_list("DECK_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("DECK_CSRF_TRUSTED_ORIGINS")
+PUBLIC_URL = (env_str("DECK_PUBLIC_URL") or "http://localhost:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "deck",
+    "deck.vault",
+    "deck.events",
+    "tasks",
+    "storage",
+    "console",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "deck.api.middleware.ApiMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "console.middleware.OrganizationMiddleware",
+]
+
+ROOT_URLCONF = "deck.urls"
+WSGI_APPLICATION = "deck.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "console.context_processors.console",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": database_from_url(_database_url)}
+elif PRODUCTION:
+    raise ImproperlyConfigured("DATABASE_URL must be set in production")
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {"default": sqlite_database(VAR_DIR / "deck.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_cache_url = env_str("DECK_CACHE_URL") or env_str("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "console:login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+
+_s3_bucket = env_str("DECK_S3_BUCKET") or env_str("AWS_STORAGE_BUCKET_NAME")
+STORAGES = {
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": _s3_bucket,
+                "endpoint_url": env_str("DECK_S3_ENDPOINT_URL") or env_str("AWS_S3_ENDPOINT_URL"),
+                "region_name": env_str("DECK_S3_REGION") or env_str("AWS_S3_REGION_NAME"),
+                "access_key": env_str("DECK_S3_ACCESS_KEY_ID") or env_str("AWS_ACCESS_KEY_ID"),
+                "secret_key": (
+                    env_str("DECK_S3_SECRET_ACCESS_KEY") or env_str("AWS_SECRET_ACCESS_KEY")
+                ),
+                "default_acl": "private",
+                "querystring_auth": True,
+                "querystring_expire": env_int("DECK_DOWNLOAD_URL_TTL", 3600, minimum=60),
+                "file_overwrite": False,
+            },
+        }
+        if _s3_bucket
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Outside production, serve static files straight from the app directories so a fresh
+# checkout needs no collectstatic step.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# Celery: the filesystem transport needs no server; CELERY_BROKER_URL switches to Redis or
+# RabbitMQ. Job modules are named jobs.py (see deck/celery.py).
+_broker_url = env_str("CELERY_BROKER_URL")
+if _broker_url:
+    CELERY_BROKER_URL = _broker_url
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Must exceed the longest job's hard time limit, or a late-acked job is redelivered
+        # while it still runs.
+        "visibility_timeout": env_int("DECK_BROKER_VISIBILITY_TIMEOUT", 7200, minimum=60),
+    }
+elif PRODUCTION:
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production")
+else:
+    _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "prune-idempotency-keys": {
+        "task": "deck.jobs.prune_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# API behaviour.
+DECK_RATE_LIMIT_REQUESTS = env_int("DECK_RATE_LIMIT_REQUESTS", 200, minimum=1)
+DECK_RATE_LIMIT_WINDOW_SECONDS = env_int("DECK_RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1)
+DECK_IDEMPOTENCY_TTL = timedelta(hours=24)
+DECK_TASK_TIMEOUT_MAX_SECONDS = env_int("DECK_TASK_TIMEOUT_MAX_SECONDS", 86400, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "deck.redaction.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("DECK_LOG_LEVEL", "INFO")},
+}
+# Error reports never carry request bodies (they may hold credentials or tokenized input).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "deck.redaction.RedactingExceptionReporterFilter"
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DECK_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DECK_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DECK_HSTS_PRELOAD", False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env_bool("DECK_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
