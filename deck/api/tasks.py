@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
+from tasks import selectors, services
+from tasks.models import Task
+from tasks.schemas import TaskCreateIn, TaskOut, TaskUpdateIn
+
+router = Router(tags=["Tasks"])
+
+
+class TaskList(Page):
+    data: list[TaskOut]
+
+
+@router.post("", response={201: TaskOut}, summary="Create a task")
+def task_create(request: HttpRequest, payload: TaskCreateIn) -> Status[Task]:
+    task = services.task_create(
+        organization=request.auth,
+        task_id=payload.id,
+        agent_id=payload.agent_id,
+        name=payload.name,
+        prompt=payload.prompt,
+        input_schema=payload.input_schema,
+        output_schema=payload.output_schema,
+        storage=payload.storage.dict(exclude_unset=True) if payload.storage else None,
+        timeout_seconds=payload.settings.timeout_seconds if payload.settings else None,
+        review_required=payload.settings.review_required if payload.settings else None,
+    )
+    return Status(201, task)
+
+
+@router.get("", response=TaskList, summary="List tasks")
+def task_list(
+    request: HttpRequest,
+    agent_id: str | None = None,
+    status: Literal["learning", "test", "live"] | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    tasks = selectors.task_list(organization=request.auth, agent_id=agent_id, status=status)
+    return paginate(tasks, limit=limit, cursor=cursor)
+
+
+@router.get("/{task_id}", response=TaskOut, summary="Get a task")
+def task_get(request: HttpRequest, task_id: str) -> Task:
+    return selectors.task_get(organization=request.auth, task_id=task_id)
+
+
+@router.patch("/{task_id}", response=TaskOut, summary="Update a task")
+def task_update(request: HttpRequest, task_id: str, payload: TaskUpdateIn) -> Task:
+    changes = payload.dict(exclude_unset=True)
+    for nested in ("storage", "settings"):
+        value = getattr(payload, nested)
+        if value is not None:
+            changes[nested] = value.dict(exclude_unset=True)
+    return services.task_update(organization=request.auth, task_id=task_id, changes=changes)
+
+
+@router.delete("/{task_id}", response=Deleted, summary="Delete a task")
+def task_delete(request: HttpRequest, task_id: str) -> dict[str, Any]:
+    services.task_delete(organization=request.auth, task_id=task_id)
+    return deleted("task", task_id)
+
+
+@router.post("/{task_id}/reset", response=TaskOut, summary="Reset a task to learning")
+def task_reset(request: HttpRequest, task_id: str) -> Task:
+    return services.task_reset(organization=request.auth, task_id=task_id)

@@ -1,0 +1,240 @@
+"""How agents, sources, credentials and tasks look in the API (and in event payloads)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, StringConstraints
+
+from tasks.models import STAGE_SUCCESSES_REQUIRED, Agent, Credential, Source, Task
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+JsonObject = dict[str, Any]
+
+
+class Strict(Schema):
+    """Request bodies: unknown fields are an error, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- agents -------------------------------------------------------------------------------
+
+
+class TaskSummary(Schema):
+    id: str
+    name: str
+    status: str
+
+
+class AgentOut(Schema):
+    id: str
+    object: Literal["agent"] = "agent"
+    name: str
+    description: str
+    tasks: list[TaskSummary]
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_tasks(obj: Agent) -> list[Task]:
+        return list(obj.tasks.all())
+
+
+class AgentCreateIn(Strict):
+    name: Name
+    description: str = Field("", max_length=5000)
+
+
+class AgentUpdateIn(Strict):
+    name: Name | None = None
+    description: str | None = Field(None, max_length=5000)
+
+
+# -- sources ------------------------------------------------------------------------------
+
+
+class Website(Strict):
+    url: str = Field(max_length=2000)
+
+
+class SourceOut(Schema):
+    id: str
+    object: Literal["source"] = "source"
+    name: str
+    type: str
+    website: Website
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_website(obj: Source) -> dict[str, str]:
+        return {"url": obj.url}
+
+
+class SourceCreateIn(Strict):
+    name: Name
+    type: Literal["website"] = "website"
+    website: Website
+
+
+class SourceUpdateIn(Strict):
+    name: Name | None = None
+    website: Website | None = None
+
+
+# -- credentials --------------------------------------------------------------------------
+
+
+class AuthCredentialsOut(Schema):
+    username: str | None
+    has_password: bool
+    has_totp: bool
+    source_fields: list[str]
+
+
+class CredentialOut(Schema):
+    id: str
+    object: Literal["credential"] = "credential"
+    source_id: str
+    auth_method: str
+    auth_credentials: AuthCredentialsOut
+    external_id: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_auth_credentials(obj: Credential) -> dict[str, Any]:
+        return {
+            "username": obj.username or None,
+            "has_password": bool(obj.password_token),
+            "has_totp": bool(obj.totp_token),
+            "source_fields": list(obj.source_field_names),
+        }
+
+    @staticmethod
+    def resolve_external_id(obj: Credential) -> str | None:
+        return obj.external_id or None
+
+
+class AuthCredentialsIn(Strict):
+    username: str | None = Field(None, max_length=500)
+    password: str | None = Field(None, max_length=2000)
+    totp_secret: str | None = Field(None, max_length=500)
+    source_fields: dict[str, str] | None = None
+
+
+class CredentialCreateIn(Strict):
+    source_id: str
+    auth_method: Literal["username_password", "none"] = "username_password"
+    auth_credentials: AuthCredentialsIn | None = None
+    external_id: str | None = Field(None, max_length=255)
+
+
+class CredentialUpdateIn(Strict):
+    auth_credentials: AuthCredentialsIn | None = None
+    external_id: str | None = Field(None, max_length=255)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+class StorageConfig(Strict):
+    enabled: bool | None = None
+    extraction: bool | None = None
+    extraction_schema: JsonObject | None = None
+    extraction_prompt: str | None = Field(None, max_length=20_000)
+    deduplication: bool | None = None
+    deduplication_schema: JsonObject | None = None
+
+
+class StorageOut(Schema):
+    enabled: bool
+    extraction: bool
+    extraction_schema: JsonObject | None
+    extraction_prompt: str | None
+    deduplication: bool
+    deduplication_schema: JsonObject | None
+
+
+class TaskSettingsIn(Strict):
+    timeout_seconds: int | None = None
+    review_required: bool | None = None
+
+
+class TaskSettingsOut(Schema):
+    timeout_seconds: int
+    review_required: bool
+
+
+class TaskProgress(Schema):
+    successful_runs: int = Field(description="Successful runs in the current status.")
+    required: int | None = Field(description="Successful runs needed to reach next_status.")
+    next_status: str | None
+
+
+class TaskOut(Schema):
+    id: str
+    object: Literal["task"] = "task"
+    name: str
+    agent_id: str
+    prompt: str | None
+    input_schema: JsonObject
+    output_schema: JsonObject
+    storage: StorageOut
+    settings: TaskSettingsOut
+    status: str
+    progress: TaskProgress
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_prompt(obj: Task) -> str | None:
+        return obj.prompt or None
+
+    @staticmethod
+    def resolve_settings(obj: Task) -> dict[str, Any]:
+        return {"timeout_seconds": obj.timeout_seconds, "review_required": obj.review_required}
+
+    @staticmethod
+    def resolve_progress(obj: Task) -> dict[str, Any]:
+        next_status = Task.NEXT_STATUS.get(Task.Status(obj.status))
+        return {
+            "successful_runs": obj.stage_successes,
+            "required": STAGE_SUCCESSES_REQUIRED if next_status else None,
+            "next_status": next_status.value if next_status else None,
+        }
+
+
+TaskId = Annotated[
+    str, StringConstraints(pattern=r"^task_[A-Za-z0-9_-]{1,64}$", max_length=80)
+]
+
+
+class TaskCreateIn(Strict):
+    id: TaskId | None = None
+    name: Name
+    agent_id: str
+    prompt: str | None = Field(None, max_length=20_000)
+    input_schema: JsonObject | None = None
+    output_schema: JsonObject | None = None
+    storage: StorageConfig | None = None
+    settings: TaskSettingsIn | None = None
+
+
+class TaskUpdateIn(Strict):
+    name: Name | None = None
+    agent_id: str | None = None
+    prompt: str | None = Field(None, max_length=20_000)
+    input_schema: JsonObject | None = None
+    output_schema: JsonObject | None = None
+    storage: StorageConfig | None = None
+    settings: TaskSettingsIn | None = None
+
+
+def task_representation(task: Task) -> dict[str, Any]:
+    """The task as the API returns it, as plain JSON (for event payloads)."""
+    return TaskOut.from_orm(task).model_dump(mode="json")

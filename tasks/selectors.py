@@ -1,0 +1,84 @@
+"""Reads for agents, sources, credentials and tasks, always scoped to one organization."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from deck.models import Organization
+from tasks.errors import NotFound
+from tasks.models import Agent, Credential, Source, Task
+
+
+def agent_list(*, organization: Organization) -> QuerySet[Agent]:
+    tasks = Task.objects.only("id", "name", "status", "agent_id").order_by("created_at")
+    return Agent.objects.filter(organization=organization).prefetch_related(
+        Prefetch("tasks", queryset=tasks)
+    )
+
+
+def agent_get(*, organization: Organization, agent_id: str, field: str | None = None) -> Agent:
+    agent = agent_list(organization=organization).filter(id=agent_id).first()
+    if agent is None:
+        raise NotFound("agent", agent_id, field=field)
+    return agent
+
+
+def source_list(*, organization: Organization) -> QuerySet[Source]:
+    return Source.objects.filter(organization=organization)
+
+
+def source_get(*, organization: Organization, source_id: str, field: str | None = None) -> Source:
+    source = source_list(organization=organization).filter(id=source_id).first()
+    if source is None:
+        raise NotFound("source", source_id, field=field)
+    return source
+
+
+def credential_list(
+    *,
+    organization: Organization,
+    source_id: str | None = None,
+    status: str | None = None,
+    external_id: str | None = None,
+) -> QuerySet[Credential]:
+    credentials = Credential.objects.filter(organization=organization)
+    if source_id:
+        credentials = credentials.filter(source_id=source_id)
+    if status:
+        credentials = credentials.filter(status=status)
+    if external_id:
+        credentials = credentials.filter(external_id=external_id)
+    return credentials
+
+
+def credential_get(
+    *, organization: Organization, credential_id: str, for_update: bool = False
+) -> Credential:
+    credentials = credential_list(organization=organization).select_related("organization")
+    if for_update:
+        credentials = credentials.select_for_update()
+    credential = credentials.filter(id=credential_id).first()
+    if credential is None:
+        raise NotFound("credential", credential_id)
+    return credential
+
+
+def task_list(
+    *, organization: Organization, agent_id: str | None = None, status: str | None = None
+) -> QuerySet[Task]:
+    tasks = Task.objects.filter(organization=organization)
+    if agent_id:
+        tasks = tasks.filter(agent_id=agent_id)
+    if status:
+        tasks = tasks.filter(status=status)
+    return tasks
+
+
+def task_get(*, organization: Organization, task_id: str, for_update: bool = False) -> Task:
+    tasks = task_list(organization=organization)
+    if for_update:
+        tasks = tasks.select_for_update()
+    task = tasks.filter(id=task_id).first()
+    if task is None:
+        raise NotFound("task", task_id)
+    return task

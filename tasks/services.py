@@ -1,0 +1,324 @@
+"""Writes for agents, sources, credentials and tasks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+
+from deck.events.services import event_record
+from deck.models import Organization
+from deck.vault.services import vault_destroy, vault_store
+from tasks import definitions, selectors
+from tasks.errors import InvalidInput, StateConflict
+from tasks.models import Agent, Credential, Source, Task
+from tasks.schemas import task_representation
+
+SOURCE_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_SOURCE_FIELDS = 10
+# Changing what the agent was taught sends a task back to learning (seed 001).
+_RELEARN_FIELDS = ("prompt", "input_schema", "output_schema")
+
+# -- agents -------------------------------------------------------------------------------
+
+
+def agent_create(*, organization: Organization, name: str, description: str = "") -> Agent:
+    return Agent.objects.create(organization=organization, name=name, description=description)
+
+
+def agent_update(*, organization: Organization, agent_id: str, changes: Mapping[str, Any]) -> Agent:
+    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+    for field in ("name", "description"):
+        if changes.get(field) is not None:
+            setattr(agent, field, changes[field])
+    agent.save()
+    return agent
+
+
+def agent_delete(*, organization: Organization, agent_id: str) -> None:
+    """Refused while the agent still has tasks: deleting it must not lose them."""
+    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+    if agent.tasks.exists():
+        raise StateConflict("This agent still has tasks; delete or move them first.")
+    agent.delete()
+
+
+# -- sources ------------------------------------------------------------------------------
+
+
+def _website_url(url: str) -> str:
+    url = url.strip()
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except DjangoValidationError as exc:
+        raise InvalidInput("website.url must be an http or https URL.", field="website.url") from exc
+    return url
+
+
+def source_create(*, organization: Organization, name: str, url: str) -> Source:
+    return Source.objects.create(organization=organization, name=name, url=_website_url(url))
+
+
+def source_update(
+    *, organization: Organization, source_id: str, name: str | None = None, url: str | None = None
+) -> Source:
+    source = selectors.source_get(organization=organization, source_id=source_id)
+    if name is not None:
+        source.name = name
+    if url is not None:
+        source.url = _website_url(url)
+    source.save()
+    return source
+
+
+def source_delete(*, organization: Organization, source_id: str) -> None:
+    """Refused while credentials use the source."""
+    source = selectors.source_get(organization=organization, source_id=source_id)
+    if source.credentials.exists():
+        raise StateConflict("This source still has credentials; delete them first.")
+    source.delete()
+
+
+# -- credentials --------------------------------------------------------------------------
+
+
+def _totp_secret(secret: str) -> str:
+    normalized = re.sub(r"\s+", "", secret).upper()
+    try:
+        decoded = base64.b32decode(normalized + "=" * (-len(normalized) % 8))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(
+            "totp_secret must be the base32 seed shown when the authenticator was set up.",
+            field="auth_credentials.totp_secret",
+        ) from exc
+    if len(decoded) < 10:
+        raise InvalidInput("totp_secret is too short.", field="auth_credentials.totp_secret")
+    return normalized
+
+
+def _source_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    if len(fields) > MAX_SOURCE_FIELDS:
+        raise InvalidInput(
+            f"source_fields takes at most {MAX_SOURCE_FIELDS} fields.",
+            field="auth_credentials.source_fields",
+        )
+    for name in fields:
+        if not SOURCE_FIELD_NAME.match(name):
+            raise InvalidInput(
+                f"source_fields name {name!r} must match ^[a-z][a-z0-9_]{{0,63}}$.",
+                field=f"auth_credentials.source_fields.{name}",
+            )
+    return dict(fields)
+
+
+def _store_secrets(
+    credential: Credential, auth_credentials: Mapping[str, Any], *, replaced: list[str]
+) -> None:
+    """Move the secrets of ``auth_credentials`` into the vault; old tokens go to ``replaced``."""
+    organization = credential.organization
+    if auth_credentials.get("username") is not None:
+        credential.username = auth_credentials["username"]
+    if auth_credentials.get("password") is not None:
+        replaced.append(credential.password_token)
+        credential.password_token = vault_store(
+            organization=organization,
+            purpose="credential.password",
+            plaintext=auth_credentials["password"],
+        )
+    if auth_credentials.get("totp_secret") is not None:
+        replaced.append(credential.totp_token)
+        credential.totp_token = vault_store(
+            organization=organization,
+            purpose="credential.totp_secret",
+            plaintext=_totp_secret(auth_credentials["totp_secret"]),
+        )
+    if auth_credentials.get("source_fields") is not None:
+        fields = _source_fields(auth_credentials["source_fields"])
+        replaced.append(credential.source_fields_token)
+        credential.source_fields_token = (
+            vault_store(
+                organization=organization,
+                purpose="credential.source_fields",
+                plaintext=json.dumps(fields),
+            )
+            if fields
+            else ""
+        )
+        credential.source_field_names = sorted(fields)
+
+
+def credential_create(
+    *,
+    organization: Organization,
+    source_id: str,
+    auth_method: str,
+    auth_credentials: Mapping[str, Any] | None,
+    external_id: str | None = None,
+) -> Credential:
+    """Atomic: the credential row and its vault tokens commit together."""
+    source = selectors.source_get(organization=organization, source_id=source_id, field="source_id")
+    auth_credentials = auth_credentials or {}
+    if auth_method == Credential.AuthMethod.USERNAME_PASSWORD:
+        for required in ("username", "password"):
+            if not auth_credentials.get(required):
+                raise InvalidInput(
+                    f"auth_credentials.{required} is required for username_password.",
+                    field=f"auth_credentials.{required}",
+                )
+    elif any(value is not None for value in auth_credentials.values()):
+        raise InvalidInput(
+            "auth_method none takes no auth_credentials.", field="auth_credentials"
+        )
+    with transaction.atomic():
+        credential = Credential(
+            organization=organization,
+            source=source,
+            auth_method=auth_method,
+            external_id=external_id or "",
+        )
+        _store_secrets(credential, auth_credentials, replaced=[])
+        credential.save()
+    return credential
+
+
+def credential_update(
+    *, organization: Organization, credential_id: str, changes: Mapping[str, Any]
+) -> Credential:
+    """Atomic. New secrets replace the old ones, whose vault tokens are destroyed, and send
+    the credential back to ``unverified``: the source has not seen them yet."""
+    with transaction.atomic():
+        credential = selectors.credential_get(
+            organization=organization, credential_id=credential_id, for_update=True
+        )
+        auth_credentials = changes.get("auth_credentials") or {}
+        if auth_credentials and credential.auth_method == Credential.AuthMethod.NONE:
+            raise InvalidInput("auth_method none takes no auth_credentials.", field="auth_credentials")
+        replaced: list[str] = []
+        _store_secrets(credential, auth_credentials, replaced=replaced)
+        if any(value is not None for value in auth_credentials.values()):
+            credential.status = Credential.Status.UNVERIFIED
+        if "external_id" in changes:
+            credential.external_id = changes["external_id"] or ""
+        credential.save()
+        vault_destroy(organization=organization, token_ids=[t for t in replaced if t])
+    return credential
+
+
+def credential_delete(*, organization: Organization, credential_id: str) -> None:
+    """Atomic: the credential and its vault tokens go together."""
+    with transaction.atomic():
+        credential = selectors.credential_get(organization=organization, credential_id=credential_id)
+        tokens = credential.vault_token_ids()
+        credential.delete()
+        vault_destroy(organization=organization, token_ids=tokens)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+def task_create(
+    *,
+    organization: Organization,
+    agent_id: str,
+    name: str,
+    task_id: str | None = None,
+    prompt: str | None = None,
+    input_schema: Mapping[str, Any] | None = None,
+    output_schema: Mapping[str, Any] | None = None,
+    storage: Mapping[str, Any] | None = None,
+    timeout_seconds: int | None = None,
+    review_required: bool | None = None,
+) -> Task:
+    """Atomic: the task and its ``task.created`` event commit together."""
+    agent = selectors.agent_get(organization=organization, agent_id=agent_id, field="agent_id")
+    task = Task(
+        organization=organization,
+        agent=agent,
+        name=name,
+        prompt=prompt or "",
+        input_schema=dict(input_schema or definitions.EMPTY_INPUT_SCHEMA),
+        output_schema=dict(output_schema or definitions.ANY_OUTPUT_SCHEMA),
+        storage=definitions.storage_normalize(storage),
+        timeout_seconds=timeout_seconds if timeout_seconds is not None else 1800,
+        review_required=bool(review_required),
+    )
+    if task_id:
+        task.id = task_id
+    _task_check(task)
+    try:
+        with transaction.atomic():
+            # force_insert: a caller-chosen id that exists must fail, never overwrite.
+            task.save(force_insert=True)
+            event_record(organization=organization, type="task.created", data=task_representation(task))
+    except IntegrityError as exc:
+        raise StateConflict(f"A task with id {task_id!r} already exists.", field="id") from exc
+    return task
+
+
+def task_update(*, organization: Organization, task_id: str, changes: Mapping[str, Any]) -> Task:
+    """Atomic, under a row lock so concurrent edits and stage changes do not interleave."""
+    with transaction.atomic():
+        task = selectors.task_get(organization=organization, task_id=task_id, for_update=True)
+        relearn = False
+        for field in ("name", "prompt", "input_schema", "output_schema"):
+            if changes.get(field) is None:
+                continue
+            value = changes[field]
+            if field in _RELEARN_FIELDS and value != getattr(task, field):
+                relearn = True
+            setattr(task, field, value)
+        if changes.get("agent_id") is not None:
+            task.agent = selectors.agent_get(
+                organization=organization, agent_id=changes["agent_id"], field="agent_id"
+            )
+        if changes.get("storage") is not None:
+            task.storage = definitions.storage_normalize({**task.storage, **changes["storage"]})
+        task_settings = changes.get("settings") or {}
+        if task_settings.get("timeout_seconds") is not None:
+            task.timeout_seconds = task_settings["timeout_seconds"]
+        if task_settings.get("review_required") is not None:
+            task.review_required = task_settings["review_required"]
+        _task_check(task)
+        if relearn and task.status != Task.Status.LEARNING:
+            task.status = Task.Status.LEARNING
+            task.stage_successes = 0
+        task.save()
+        event_record(organization=organization, type="task.updated", data=task_representation(task))
+    return task
+
+
+def task_reset(*, organization: Organization, task_id: str) -> Task:
+    """Atomic; idempotent in effect (a learning task stays learning, with its count zeroed)."""
+    with transaction.atomic():
+        task = selectors.task_get(organization=organization, task_id=task_id, for_update=True)
+        task.status = Task.Status.LEARNING
+        task.stage_successes = 0
+        task.save(update_fields=["status", "stage_successes", "updated_at"])
+        event_record(organization=organization, type="task.reset", data=task_representation(task))
+    return task
+
+
+def task_delete(*, organization: Organization, task_id: str) -> None:
+    """Atomic: the deletion and its ``task.deleted`` event commit together."""
+    with transaction.atomic():
+        task = selectors.task_get(organization=organization, task_id=task_id, for_update=True)
+        data = task_representation(task)
+        task.delete()
+        event_record(organization=organization, type="task.deleted", data=data)
+
+
+def _task_check(task: Task) -> None:
+    definitions.task_definition_check(
+        input_schema=task.input_schema,
+        output_schema=task.output_schema,
+        storage=task.storage,
+        timeout_seconds=task.timeout_seconds,
+    )
+
