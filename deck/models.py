@@ -90,3 +90,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique")
         ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -30,9 +30,7 @@ class CreatedApiKey:
     raw_key: str
 
 
-def organization_create(
-    *, name: str, slug: str = "", owner: AbstractBaseUser | None = None
-) -> Organization:
+def organization_create(*, name: str, slug: str = "", owner: User | None = None) -> Organization:
     """Atomic: the organization and its owner membership are created together."""
     slug = slug or slugify(name)[:64]
     if not slug:
@@ -47,7 +45,7 @@ def organization_create(
 
 
 def membership_add(
-    *, organization: Organization, user: AbstractBaseUser, role: str = Membership.Role.MEMBER
+    *, organization: Organization, user: User, role: str = Membership.Role.MEMBER
 ) -> Membership:
     """Idempotent: an existing membership keeps its row, with the role updated."""
     membership, _ = Membership.objects.update_or_create(
@@ -57,7 +55,7 @@ def membership_add(
 
 
 def api_key_create(
-    *, organization: Organization, name: str = "", created_by: AbstractBaseUser | None = None
+    *, organization: Organization, name: str = "", created_by: User | None = None
 ) -> CreatedApiKey:
     """The raw key exists only in the returned value; the database keeps its hash."""
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32).replace("-", "").replace("_", "")

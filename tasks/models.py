@@ -26,9 +26,7 @@ class Source(Timestamped):
         WEBSITE = "website"
 
     id = models.CharField(primary_key=True, max_length=80, default=new_source_id, editable=False)
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="sources"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sources")
     name = models.CharField(max_length=200)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.WEBSITE)
     url = models.URLField(max_length=2000)

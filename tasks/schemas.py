@@ -209,9 +209,7 @@ class TaskOut(Schema):
         }
 
 
-TaskId = Annotated[
-    str, StringConstraints(pattern=r"^task_[A-Za-z0-9_-]{1,64}$", max_length=80)
-]
+TaskId = Annotated[str, StringConstraints(pattern=r"^task_[A-Za-z0-9_-]{1,64}$", max_length=80)]
 
 
 class TaskCreateIn(Strict):

@@ -58,7 +58,9 @@ def _website_url(url: str) -> str:
     try:
         URLValidator(schemes=["http", "https"])(url)
     except DjangoValidationError as exc:
-        raise InvalidInput("website.url must be an http or https URL.", field="website.url") from exc
+        raise InvalidInput(
+            "website.url must be an http or https URL.", field="website.url"
+        ) from exc
     return url
 
 
@@ -173,9 +175,7 @@ def credential_create(
                     field=f"auth_credentials.{required}",
                 )
     elif any(value is not None for value in auth_credentials.values()):
-        raise InvalidInput(
-            "auth_method none takes no auth_credentials.", field="auth_credentials"
-        )
+        raise InvalidInput("auth_method none takes no auth_credentials.", field="auth_credentials")
     with transaction.atomic():
         credential = Credential(
             organization=organization,
@@ -199,7 +199,9 @@ def credential_update(
         )
         auth_credentials = changes.get("auth_credentials") or {}
         if auth_credentials and credential.auth_method == Credential.AuthMethod.NONE:
-            raise InvalidInput("auth_method none takes no auth_credentials.", field="auth_credentials")
+            raise InvalidInput(
+                "auth_method none takes no auth_credentials.", field="auth_credentials"
+            )
         replaced: list[str] = []
         _store_secrets(credential, auth_credentials, replaced=replaced)
         if any(value is not None for value in auth_credentials.values()):
@@ -214,7 +216,9 @@ def credential_update(
 def credential_delete(*, organization: Organization, credential_id: str) -> None:
     """Atomic: the credential and its vault tokens go together."""
     with transaction.atomic():
-        credential = selectors.credential_get(organization=organization, credential_id=credential_id)
+        credential = selectors.credential_get(
+            organization=organization, credential_id=credential_id
+        )
         tokens = credential.vault_token_ids()
         credential.delete()
         vault_destroy(organization=organization, token_ids=tokens)
@@ -256,7 +260,9 @@ def task_create(
         with transaction.atomic():
             # force_insert: a caller-chosen id that exists must fail, never overwrite.
             task.save(force_insert=True)
-            event_record(organization=organization, type="task.created", data=task_representation(task))
+            event_record(
+                organization=organization, type="task.created", data=task_representation(task)
+            )
     except IntegrityError as exc:
         raise StateConflict(f"A task with id {task_id!r} already exists.", field="id") from exc
     return task
@@ -321,4 +327,3 @@ def _task_check(task: Task) -> None:
         storage=task.storage,
         timeout_seconds=task.timeout_seconds,
     )
-

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Router, Status
 
 from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
+from deck.api.requests import ApiRequest
 from tasks import selectors, services
 from tasks.models import Credential
 from tasks.schemas import CredentialCreateIn, CredentialOut, CredentialUpdateIn
@@ -18,7 +18,7 @@ class CredentialList(Page):
 
 
 @router.post("", response={201: CredentialOut}, summary="Create a credential")
-def credential_create(request: HttpRequest, payload: CredentialCreateIn) -> Status[Credential]:
+def credential_create(request: ApiRequest, payload: CredentialCreateIn) -> Status[Credential]:
     credential = services.credential_create(
         organization=request.auth,
         source_id=payload.source_id,
@@ -33,7 +33,7 @@ def credential_create(request: HttpRequest, payload: CredentialCreateIn) -> Stat
 
 @router.get("", response=CredentialList, summary="List credentials")
 def credential_list(
-    request: HttpRequest,
+    request: ApiRequest,
     source_id: str | None = None,
     status: Literal["unverified", "verified", "invalid"] | None = None,
     external_id: str | None = None,
@@ -47,13 +47,13 @@ def credential_list(
 
 
 @router.get("/{credential_id}", response=CredentialOut, summary="Get a credential")
-def credential_get(request: HttpRequest, credential_id: str) -> Credential:
+def credential_get(request: ApiRequest, credential_id: str) -> Credential:
     return selectors.credential_get(organization=request.auth, credential_id=credential_id)
 
 
 @router.patch("/{credential_id}", response=CredentialOut, summary="Update a credential")
 def credential_update(
-    request: HttpRequest, credential_id: str, payload: CredentialUpdateIn
+    request: ApiRequest, credential_id: str, payload: CredentialUpdateIn
 ) -> Credential:
     changes = payload.dict(exclude_unset=True)
     if payload.auth_credentials is not None:
@@ -64,6 +64,6 @@ def credential_update(
 
 
 @router.delete("/{credential_id}", response=Deleted, summary="Delete a credential")
-def credential_delete(request: HttpRequest, credential_id: str) -> dict[str, Any]:
+def credential_delete(request: ApiRequest, credential_id: str) -> dict[str, Any]:
     services.credential_delete(organization=request.auth, credential_id=credential_id)
     return deleted("credential", credential_id)

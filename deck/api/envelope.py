@@ -65,7 +65,9 @@ def ensure_envelope(request: HttpRequest, response: HttpResponse) -> HttpRespons
         return response
     if is_envelope(response):
         return response
-    wrapped = error_response(request, [generic_error(response.status_code)], status=response.status_code)
+    wrapped = error_response(
+        request, [generic_error(response.status_code)], status=response.status_code
+    )
     if response.status_code == 405 and response.has_header("Allow"):
         wrapped["Allow"] = response["Allow"]
     return wrapped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -19,11 +20,9 @@ MAX_KEY_LENGTH = 256
 
 def request_fingerprint(request: HttpRequest) -> str:
     body = request.body
-    try:
-        # The same JSON with other whitespace or key order is the same request.
+    # The same JSON with other whitespace or key order is the same request.
+    with contextlib.suppress(ValueError):
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        pass
     digest = hashlib.sha256()
     for part in (request.method or "", request.path):
         digest.update(part.encode() + b"\0")

@@ -79,7 +79,9 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error_response(request, [generic_error(exc.status_code, str(exc))], status=exc.status_code)
+    return error_response(
+        request, [generic_error(exc.status_code, str(exc))], status=exc.status_code
+    )
 
 
 @api.exception_handler(Http404)

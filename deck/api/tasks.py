@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Router, Status
 
 from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
+from deck.api.requests import ApiRequest
 from tasks import selectors, services
 from tasks.models import Task
 from tasks.schemas import TaskCreateIn, TaskOut, TaskUpdateIn
@@ -18,7 +18,7 @@ class TaskList(Page):
 
 
 @router.post("", response={201: TaskOut}, summary="Create a task")
-def task_create(request: HttpRequest, payload: TaskCreateIn) -> Status[Task]:
+def task_create(request: ApiRequest, payload: TaskCreateIn) -> Status[Task]:
     task = services.task_create(
         organization=request.auth,
         task_id=payload.id,
@@ -36,7 +36,7 @@ def task_create(request: HttpRequest, payload: TaskCreateIn) -> Status[Task]:
 
 @router.get("", response=TaskList, summary="List tasks")
 def task_list(
-    request: HttpRequest,
+    request: ApiRequest,
     agent_id: str | None = None,
     status: Literal["learning", "test", "live"] | None = None,
     limit: int = DEFAULT_LIMIT,
@@ -47,12 +47,12 @@ def task_list(
 
 
 @router.get("/{task_id}", response=TaskOut, summary="Get a task")
-def task_get(request: HttpRequest, task_id: str) -> Task:
+def task_get(request: ApiRequest, task_id: str) -> Task:
     return selectors.task_get(organization=request.auth, task_id=task_id)
 
 
 @router.patch("/{task_id}", response=TaskOut, summary="Update a task")
-def task_update(request: HttpRequest, task_id: str, payload: TaskUpdateIn) -> Task:
+def task_update(request: ApiRequest, task_id: str, payload: TaskUpdateIn) -> Task:
     changes = payload.dict(exclude_unset=True)
     for nested in ("storage", "settings"):
         value = getattr(payload, nested)
@@ -62,11 +62,11 @@ def task_update(request: HttpRequest, task_id: str, payload: TaskUpdateIn) -> Ta
 
 
 @router.delete("/{task_id}", response=Deleted, summary="Delete a task")
-def task_delete(request: HttpRequest, task_id: str) -> dict[str, Any]:
+def task_delete(request: ApiRequest, task_id: str) -> dict[str, Any]:
     services.task_delete(organization=request.auth, task_id=task_id)
     return deleted("task", task_id)
 
 
 @router.post("/{task_id}/reset", response=TaskOut, summary="Reset a task to learning")
-def task_reset(request: HttpRequest, task_id: str) -> Task:
+def task_reset(request: ApiRequest, task_id: str) -> Task:
     return services.task_reset(organization=request.auth, task_id=task_id)
