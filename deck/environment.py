@@ -108,10 +108,11 @@ def generated_secret(path: Path, *, nbytes: int, allowed: bool, setting: str) ->
     In production (``allowed`` false) a missing secret is a configuration error: a secret
     silently generated on one host would differ from the one on the next.
     """
+    if not allowed:
+        # Never fall back to a file left by a development start on this host.
+        raise ImproperlyConfigured(f"{setting} must be set in production")
     if path.exists():
         return path.read_text().strip()
-    if not allowed:
-        raise ImproperlyConfigured(f"{setting} must be set in production")
     path.parent.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(nbytes)
     # Create with 0600 so other local users cannot read it.

@@ -34,11 +34,25 @@ class DeckError(Exception):
             error["field"] = self.field
         return error
 
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [self.as_dict()]
+
 
 class InvalidInput(DeckError):
     status = 400
     type = "request"
     code = "input_invalid"
+
+
+class InvalidInputs(InvalidInput):
+    """Several violations at once (a run input failing its schema in more than one place)."""
+
+    def __init__(self, errors: list[InvalidInput]) -> None:
+        super().__init__(errors[0].message, field=errors[0].field)
+        self.errors = errors
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [error.as_dict() for error in self.errors]
 
 
 class NotFound(DeckError):

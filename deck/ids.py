@@ -51,3 +51,11 @@ def new_event_id() -> str:
 
 def new_request_id() -> str:
     return new_id("req")
+
+
+def new_run_id() -> str:
+    return new_id("trun")
+
+
+def new_session_id() -> str:
+    return new_id("sess")

@@ -40,6 +40,29 @@ def register_secret(value: str) -> None:
             _known.pop(next(iter(_known)))
 
 
+def register_secret_values(value: Any) -> None:
+    """Register every string inside a decoded JSON value (a tokenized input, an answer)."""
+    if isinstance(value, str):
+        register_secret(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            register_secret_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            register_secret_values(item)
+
+
+def redact_data(value: Any) -> Any:
+    """``redact`` applied to every string of a JSON-like structure, keys included."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(key)): redact_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(item) for item in value]
+    return value
+
+
 def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(

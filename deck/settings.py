@@ -171,25 +171,29 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # Celery: the filesystem transport needs no server; CELERY_BROKER_URL switches to Redis or
 # RabbitMQ. Job modules are named jobs.py (see deck/celery.py).
+# The longest a run may take (settings.timeout_seconds is bounded by it). A run's job gets a
+# hard time limit of its remaining time, so the broker's visibility timeout is set above it.
+DECK_TASK_TIMEOUT_MAX_SECONDS = env_int("DECK_TASK_TIMEOUT_MAX_SECONDS", 7200, minimum=1)
 _broker_url = env_str("CELERY_BROKER_URL")
 if _broker_url:
     CELERY_BROKER_URL = _broker_url
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Must exceed the longest job's hard time limit, or a late-acked job is redelivered
         # while it still runs.
-        "visibility_timeout": env_int("DECK_BROKER_VISIBILITY_TIMEOUT", 7200, minimum=60),
+        "visibility_timeout": DECK_TASK_TIMEOUT_MAX_SECONDS + 600,
     }
 elif PRODUCTION:
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production")
 else:
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -209,7 +213,6 @@ CELERY_BEAT_SCHEDULE = {
 DECK_RATE_LIMIT_REQUESTS = env_int("DECK_RATE_LIMIT_REQUESTS", 200, minimum=1)
 DECK_RATE_LIMIT_WINDOW_SECONDS = env_int("DECK_RATE_LIMIT_WINDOW_SECONDS", 10, minimum=1)
 DECK_IDEMPOTENCY_TTL = timedelta(hours=24)
-DECK_TASK_TIMEOUT_MAX_SECONDS = env_int("DECK_TASK_TIMEOUT_MAX_SECONDS", 86400, minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -238,3 +241,32 @@ if PRODUCTION:
     if env_bool("DECK_BEHIND_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Runs.
+# Dotted path of the agent planner factory; empty means runs fail with agent_unavailable.
+DECK_AGENT_PLANNER = env_str("DECK_AGENT_PLANNER", "") or ""
+DECK_SESSION_LIMIT = env_int("DECK_SESSION_LIMIT", 50, minimum=1)
+DECK_SESSION_IDLE_SECONDS = env_int("DECK_SESSION_IDLE_SECONDS", 600, minimum=1)
+DECK_INTERACTION_TIMEOUT_SECONDS = env_int("DECK_INTERACTION_TIMEOUT_SECONDS", 600, minimum=1)
+DECK_RUN_MAX_ATTEMPTS = env_int("DECK_RUN_MAX_ATTEMPTS", 3, minimum=1)
+# A running run whose worker has not written a heartbeat for this long is presumed lost.
+DECK_RUN_HEARTBEAT_SECONDS = env_int("DECK_RUN_HEARTBEAT_SECONDS", 5, minimum=1)
+DECK_RUN_LOST_AFTER_SECONDS = env_int("DECK_RUN_LOST_AFTER_SECONDS", 45, minimum=2)
+# A queued run whose message has not been picked up after this long is published again.
+DECK_RUN_REDISPATCH_SECONDS = env_int("DECK_RUN_REDISPATCH_SECONDS", 30, minimum=1)
+DECK_SWEEP_SECONDS = env_int("DECK_SWEEP_SECONDS", 5, minimum=1)
+CELERY_TASK_ROUTES = {"tasks.jobs.execute_run": {"queue": "runs"}}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BEAT_SCHEDULE["sweep-runs"] = {
+    "task": "tasks.jobs.sweep_runs",
+    "schedule": timedelta(seconds=DECK_SWEEP_SECONDS),
+}
+# Publishing must not hang a request when the broker is down: the outbox sweeper publishes
+# whatever could not be sent.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+DECK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.db import models
 
-from deck.ids import new_agent_id, new_credential_id, new_source_id, new_task_id
+from deck.ids import (
+    new_agent_id,
+    new_credential_id,
+    new_run_id,
+    new_session_id,
+    new_source_id,
+    new_task_id,
+)
 from deck.models import Organization, Timestamped
 
 STAGE_SUCCESSES_REQUIRED = 3  # seed 001: a task graduates after 3 successful runs per stage
@@ -30,6 +37,8 @@ class Source(Timestamped):
     name = models.CharField(max_length=200)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.WEBSITE)
     url = models.URLField(max_length=2000)
+    # How long a paused run waits for a person's answer; null means the deployment default.
+    interaction_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"], name="source_org_created")]
@@ -117,3 +126,130 @@ class Task(Timestamped):
     @property
     def tokenized_fields(self) -> list[str]:
         return list(self.input_schema.get("tokenized") or [])
+
+
+class Session(Timestamped):
+    """A logged-in browser session on a source; runs can share it via ``session_id``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        IDLE = "idle"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    ENDED = (Status.COMPLETED, Status.FAILED)
+
+    id = models.CharField(primary_key=True, max_length=80, default=new_session_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="sessions"
+    )
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="sessions")
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="session_org_created"),
+            models.Index(fields=["status", "last_active_at"], name="session_status_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class TaskRun(Timestamped):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        INTERACTION_REQUIRED = "interaction_required"
+        REVIEW_REQUIRED = "review_required"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELING = "canceling"
+        CANCELED = "canceled"
+
+    class Result(models.TextChoices):
+        SUCCESS = "success"
+        FAILURE = "failure"
+        UNKNOWN = "unknown"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELED)
+
+    id = models.CharField(primary_key=True, max_length=80, default=new_run_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="task_runs"
+    )
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="runs")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="runs")
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    workflow_id = models.CharField(max_length=80, blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    # Null until the run has a result: "no result yet" is not an empty string.
+    result = models.CharField(  # noqa: DJ001
+        max_length=16, choices=Result.choices, null=True, blank=True
+    )
+    # The input as given, less its tokenized fields, which live in the vault (input_tokens
+    # maps field name → token id until the run ends, when the tokens are destroyed).
+    input = models.JSONField(default=dict)
+    tokenized = models.JSONField(default=list)
+    input_tokens = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    errors = models.JSONField(default=list)
+    interaction = models.JSONField(null=True, blank=True)
+    interaction_expires_at = models.DateTimeField(null=True, blank=True)
+    # Vault tokens of the answers given so far, in order; answers may be MFA codes.
+    interaction_answers = models.JSONField(default=list)
+    # Lifecycle bookkeeping for the worker and the sweeper.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    runtime_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="run_org_created"),
+            models.Index(fields=["status", "dispatched_at"], name="run_status_dispatched"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            models.Index(fields=["credential", "status"], name="run_credential_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class RunStep(models.Model):
+    """One step of a run's trace: what the agent did, with secrets already masked."""
+
+    run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="steps")
+    sequence = models.PositiveIntegerField()
+    tool = models.CharField(max_length=64)
+    detail = models.JSONField(default=dict)
+    reasoning = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["run", "sequence"], name="run_step_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} #{self.sequence} {self.tool}"

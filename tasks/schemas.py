@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, StringConstraints
 
-from tasks.models import STAGE_SUCCESSES_REQUIRED, Agent, Credential, Source, Task
+from tasks.models import (
+    STAGE_SUCCESSES_REQUIRED,
+    Agent,
+    Credential,
+    Session,
+    Source,
+    Task,
+    TaskRun,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 JsonObject = dict[str, Any]
@@ -66,6 +74,9 @@ class SourceOut(Schema):
     name: str
     type: str
     website: Website
+    interaction_timeout_seconds: int | None = Field(
+        description="How long a paused run waits for an answer; null means the default."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -74,15 +85,20 @@ class SourceOut(Schema):
         return {"url": obj.url}
 
 
+InteractionTimeout = Annotated[int, Field(ge=10, le=86400)]
+
+
 class SourceCreateIn(Strict):
     name: Name
     type: Literal["website"] = "website"
     website: Website
+    interaction_timeout_seconds: InteractionTimeout | None = None
 
 
 class SourceUpdateIn(Strict):
     name: Name | None = None
     website: Website | None = None
+    interaction_timeout_seconds: InteractionTimeout | None = None
 
 
 # -- credentials --------------------------------------------------------------------------
@@ -236,3 +252,120 @@ class TaskUpdateIn(Strict):
 def task_representation(task: Task) -> dict[str, Any]:
     """The task as the API returns it, as plain JSON (for event payloads)."""
     return TaskOut.from_orm(task).model_dump(mode="json")
+
+
+# -- task runs and sessions ---------------------------------------------------------------
+
+
+class RunCreateIn(Strict):
+    credential_id: str | None = None
+    source_id: str | None = None
+    session_id: str | None = None
+    entity_ids: list[str] | None = None
+    input: JsonObject = Field(default_factory=dict)
+
+
+class InteractionField(Schema):
+    name: str
+    type: str
+    label: str
+
+
+class Interaction(Schema):
+    type: str
+    message: str
+    fields: list[InteractionField]
+
+
+class InteractionAnswerIn(Strict):
+    input: dict[str, Any]
+
+
+class RunError(Schema):
+    type: str
+    code: str
+    message: str
+
+
+class Artifacts(Schema):
+    screenshots: list[JsonObject]
+
+
+class TaskRunOut(Schema):
+    id: str
+    object: Literal["task_run"] = "task_run"
+    status: str
+    result: str | None
+    task_id: str
+    agent_id: str
+    credential_id: str | None
+    source_id: str
+    session_id: str | None
+    workflow_id: str | None
+    runtime_ms: int | None
+    input: JsonObject | None = Field(None, description="Only with include=input.")
+    tokenized: list[str]
+    output: JsonObject | None
+    errors: list[RunError]
+    interaction: Interaction | None
+    storage: list[JsonObject]
+    artifacts: Artifacts | None = Field(None, description="Only with include=screenshots.")
+    canceled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionOut(Schema):
+    id: str
+    object: Literal["session"] = "session"
+    status: str
+    source_id: str
+    credential_id: str | None
+    last_active_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+RUN_INCLUDES = frozenset({"input", "storage", "screenshots"})
+
+
+def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The run as the API returns it. Tokenized fields are never part of it: the stored input
+    does not hold them, and ``input`` appears only when asked for."""
+    data: dict[str, Any] = {
+        "id": run.id,
+        "object": "task_run",
+        "status": run.status,
+        "result": run.result,
+        "task_id": run.task_id,
+        "agent_id": run.agent_id,
+        "credential_id": run.credential_id,
+        "source_id": run.source_id,
+        "session_id": run.session_id,
+        "workflow_id": run.workflow_id or None,
+        "runtime_ms": run.runtime_ms,
+        "tokenized": list(run.tokenized),
+        "output": run.output,
+        "errors": list(run.errors),
+        "interaction": run.interaction,
+        "storage": [],
+        "canceled_at": run.canceled_at,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+    }
+    if "input" in include:
+        data["input"] = dict(run.input)
+    if "screenshots" in include:
+        data["artifacts"] = {"screenshots": []}
+    return data
+
+
+def run_event_data(run: TaskRun) -> dict[str, Any]:
+    return TaskRunOut.model_validate(run_representation(run)).model_dump(
+        mode="json", exclude_unset=True
+    )
+
+
+def session_representation(session: Session) -> dict[str, Any]:
+    return SessionOut.from_orm(session).model_dump(mode="json")

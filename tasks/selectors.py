@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from deck.models import Organization
 from tasks.errors import NotFound
-from tasks.models import Agent, Credential, Source, Task
+from tasks.models import Agent, Credential, Session, Source, Task, TaskRun
 
 
 def agent_list(*, organization: Organization) -> QuerySet[Agent]:
@@ -82,3 +82,42 @@ def task_get(*, organization: Organization, task_id: str, for_update: bool = Fal
     if task is None:
         raise NotFound("task", task_id)
     return task
+
+
+def run_list(
+    *, organization: Organization, filters: dict[str, object] | None = None
+) -> QuerySet[TaskRun]:
+    runs = TaskRun.objects.filter(organization=organization)
+    for name, value in (filters or {}).items():
+        if value in (None, "", []):
+            continue
+        if name in {"status", "result"}:
+            runs = runs.filter(**{f"{name}__in": value})
+        elif name == "created_after":
+            runs = runs.filter(created_at__gt=value)
+        elif name == "created_before":
+            runs = runs.filter(created_at__lt=value)
+        elif name == "workflow_id":
+            runs = runs.filter(workflow_id=value)
+        else:
+            runs = runs.filter(**{name: value})
+    return runs
+
+
+def run_get(*, organization: Organization, run_id: str) -> TaskRun:
+    run = TaskRun.objects.filter(organization=organization, pk=run_id).first()
+    if run is None:
+        raise NotFound("task_run", run_id)
+    return run
+
+
+def session_list(*, organization: Organization, status: str | None = None) -> QuerySet[Session]:
+    sessions = Session.objects.filter(organization=organization)
+    return sessions.filter(status=status) if status else sessions
+
+
+def session_get(*, organization: Organization, session_id: str) -> Session:
+    session = Session.objects.filter(organization=organization, pk=session_id).first()
+    if session is None:
+        raise NotFound("session", session_id)
+    return session

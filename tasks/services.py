@@ -64,18 +64,36 @@ def _website_url(url: str) -> str:
     return url
 
 
-def source_create(*, organization: Organization, name: str, url: str) -> Source:
-    return Source.objects.create(organization=organization, name=name, url=_website_url(url))
+def source_create(
+    *,
+    organization: Organization,
+    name: str,
+    url: str,
+    interaction_timeout_seconds: int | None = None,
+) -> Source:
+    return Source.objects.create(
+        organization=organization,
+        name=name,
+        url=_website_url(url),
+        interaction_timeout_seconds=interaction_timeout_seconds,
+    )
 
 
 def source_update(
-    *, organization: Organization, source_id: str, name: str | None = None, url: str | None = None
+    *,
+    organization: Organization,
+    source_id: str,
+    name: str | None = None,
+    url: str | None = None,
+    interaction_timeout_seconds: int | None = None,
 ) -> Source:
     source = selectors.source_get(organization=organization, source_id=source_id)
     if name is not None:
         source.name = name
     if url is not None:
         source.url = _website_url(url)
+    if interaction_timeout_seconds is not None:
+        source.interaction_timeout_seconds = interaction_timeout_seconds
     source.save()
     return source
 
@@ -261,7 +279,7 @@ def task_create(
             # force_insert: a caller-chosen id that exists must fail, never overwrite.
             task.save(force_insert=True)
             event_record(
-                organization=organization, type="task.created", data=task_representation(task)
+                organization_id=organization.id, type="task.created", data=task_representation(task)
             )
     except IntegrityError as exc:
         raise StateConflict(f"A task with id {task_id!r} already exists.", field="id") from exc
@@ -296,7 +314,9 @@ def task_update(*, organization: Organization, task_id: str, changes: Mapping[st
             task.status = Task.Status.LEARNING
             task.stage_successes = 0
         task.save()
-        event_record(organization=organization, type="task.updated", data=task_representation(task))
+        event_record(
+            organization_id=organization.id, type="task.updated", data=task_representation(task)
+        )
     return task
 
 
@@ -307,7 +327,9 @@ def task_reset(*, organization: Organization, task_id: str) -> Task:
         task.status = Task.Status.LEARNING
         task.stage_successes = 0
         task.save(update_fields=["status", "stage_successes", "updated_at"])
-        event_record(organization=organization, type="task.reset", data=task_representation(task))
+        event_record(
+            organization_id=organization.id, type="task.reset", data=task_representation(task)
+        )
     return task
 
 
@@ -317,7 +339,7 @@ def task_delete(*, organization: Organization, task_id: str) -> None:
         task = selectors.task_get(organization=organization, task_id=task_id, for_update=True)
         data = task_representation(task)
         task.delete()
-        event_record(organization=organization, type="task.deleted", data=data)
+        event_record(organization_id=organization.id, type="task.deleted", data=data)
 
 
 def _task_check(task: Task) -> None:

@@ -36,7 +36,7 @@ def error_response(
 
 
 def deck_error_response(request: HttpRequest, exc: DeckError) -> HttpResponse:
-    response = error_response(request, [exc.as_dict()], status=exc.status)
+    response = error_response(request, exc.as_dicts(), status=exc.status)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     return response

@@ -96,13 +96,15 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    from deck.api import agents, credentials, meta, sources, tasks
+    from deck.api import agents, credentials, meta, runs, sources, tasks
 
     api.add_router("", meta.router)
     api.add_router("/agents", agents.router)
     api.add_router("/sources", sources.router)
     api.add_router("/credentials", credentials.router)
     api.add_router("/tasks", tasks.router)
+    api.add_router("/task-runs", runs.router)
+    api.add_router("/sessions", runs.sessions_router)
 
 
 _register_routers()

@@ -20,7 +20,10 @@ class SourceList(Page):
 @router.post("", response={201: SourceOut}, summary="Create a source")
 def source_create(request: ApiRequest, payload: SourceCreateIn) -> Status[Source]:
     source = services.source_create(
-        organization=request.auth, name=payload.name, url=payload.website.url
+        organization=request.auth,
+        name=payload.name,
+        url=payload.website.url,
+        interaction_timeout_seconds=payload.interaction_timeout_seconds,
     )
     return Status(201, source)
 
@@ -44,6 +47,7 @@ def source_update(request: ApiRequest, source_id: str, payload: SourceUpdateIn) 
         source_id=source_id,
         name=payload.name,
         url=payload.website.url if payload.website else None,
+        interaction_timeout_seconds=payload.interaction_timeout_seconds,
     )
 
 

@@ -6,9 +6,16 @@ from ninja import Router, Status
 
 from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
 from deck.api.requests import ApiRequest
-from tasks import selectors, services
+from tasks import runs, selectors, services
 from tasks.models import Task
-from tasks.schemas import TaskCreateIn, TaskOut, TaskUpdateIn
+from tasks.schemas import (
+    RunCreateIn,
+    TaskCreateIn,
+    TaskOut,
+    TaskRunOut,
+    TaskUpdateIn,
+    run_representation,
+)
 
 router = Router(tags=["Tasks"])
 
@@ -70,3 +77,17 @@ def task_delete(request: ApiRequest, task_id: str) -> dict[str, Any]:
 @router.post("/{task_id}/reset", response=TaskOut, summary="Reset a task to learning")
 def task_reset(request: ApiRequest, task_id: str) -> Task:
     return services.task_reset(organization=request.auth, task_id=task_id)
+
+
+@router.post("/{task_id}/run", response={201: TaskRunOut}, exclude_unset=True, summary="Run a task")
+def task_run(request: ApiRequest, task_id: str, payload: RunCreateIn) -> Status[dict[str, Any]]:
+    run = runs.run_create(
+        organization=request.auth,
+        task_id=task_id,
+        input=payload.input,
+        credential_id=payload.credential_id,
+        source_id=payload.source_id,
+        session_id=payload.session_id,
+        entity_ids=payload.entity_ids,
+    )
+    return Status(201, run_representation(run))

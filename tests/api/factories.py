@@ -17,7 +17,9 @@ def make_source(organization: Organization, name: str = "EnergyLink") -> Source:
     )
 
 
-def make_credential(organization: Organization, source: Source | None = None, **extra: Any) -> Credential:
+def make_credential(
+    organization: Organization, source: Source | None = None, **extra: Any
+) -> Credential:
     return services.credential_create(
         organization=organization,
         source_id=(source or make_source(organization)).id,

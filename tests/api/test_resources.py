@@ -49,7 +49,11 @@ def test_agent_bad_input(api, body, field):
 
 
 def test_source_crud(org, api):
-    body = {"name": "EnergyLink", "type": "website", "website": {"url": "https://energylink.example"}}
+    body = {
+        "name": "EnergyLink",
+        "type": "website",
+        "website": {"url": "https://energylink.example"},
+    }
     source = api.post("/v2/sources", body).json()
     assert source["id"].startswith("src_")
     assert source["website"] == {"url": "https://energylink.example"}
@@ -118,7 +122,7 @@ def database_dump() -> str:
     with connection.cursor() as cursor:
         for model in apps.get_models():
             table = model._meta.db_table
-            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from models
+            cursor.execute(f'SELECT * FROM "{table}"')
             for row in cursor.fetchall():
                 for value in row:
                     if isinstance(value, memoryview):
@@ -174,7 +178,10 @@ def test_credential_list_filters(org, api):
     [
         ({"username": "u"}, "auth_credentials.password"),
         ({"password": "p"}, "auth_credentials.username"),
-        ({"username": "u", "password": "p", "totp_secret": "not base32!"}, "auth_credentials.totp_secret"),
+        (
+            {"username": "u", "password": "p", "totp_secret": "not base32!"},
+            "auth_credentials.totp_secret",
+        ),
         (
             {"username": "u", "password": "p", "source_fields": {f"f{i}": "v" for i in range(11)}},
             "auth_credentials.source_fields",
@@ -198,7 +205,10 @@ def test_credential_without_auth(org, api):
     source = make_source(org)
     body = api.post("/v2/credentials", {"source_id": source.id, "auth_method": "none"}).json()
     assert body["auth_credentials"] == {
-        "username": None, "has_password": False, "has_totp": False, "source_fields": []
+        "username": None,
+        "has_password": False,
+        "has_totp": False,
+        "source_fields": [],
     }
     refused = api.post(
         "/v2/credentials",
@@ -235,7 +245,9 @@ def test_another_organization_gets_404(org, stranger_api, kind, method, body):
     if method == "patch" and kind != "credentials":
         body = {"name": "stolen"}
     path = f"/v2/{kind}/{target.pk}"
-    response = getattr(stranger_api, method)(path, body) if body else getattr(stranger_api, method)(path)
+    response = (
+        getattr(stranger_api, method)(path, body) if body else getattr(stranger_api, method)(path)
+    )
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == f"{kind[:-1]}_not_found"
     assert stranger_api.get(f"/v2/{kind}").json()["data"] == []

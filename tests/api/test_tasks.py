@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -21,8 +22,8 @@ FILE_FIELD = {
 }
 
 
-def extraction_file() -> dict:
-    field = copy.deepcopy(FILE_FIELD)
+def extraction_file() -> dict[str, Any]:
+    field: dict[str, Any] = copy.deepcopy(FILE_FIELD)
     field["properties"]["purpose"] = {"const": "extraction"}
     return field
 
@@ -216,7 +217,10 @@ BAD_DEFINITIONS = [
         {"storage": {"enabled": True, "deduplication_schema": {"type": "object"}}},
         "storage.deduplication_schema.properties",
     ),
-    ({"storage": {"enabled": True, "extraction_schema": {"type": 1}}}, "storage.extraction_schema.type"),
+    (
+        {"storage": {"enabled": True, "extraction_schema": {"type": 1}}},
+        "storage.extraction_schema.type",
+    ),
     ({"storage": {"enabled": True, "surprise": True}}, "storage.surprise"),
     ({"settings": {"timeout_seconds": 0}}, "settings.timeout_seconds"),
     ({"settings": {"timeout_seconds": 10**9}}, "settings.timeout_seconds"),
@@ -337,7 +341,9 @@ def test_delete(org, api):
 def test_another_organization_gets_404(org, stranger_api, method, suffix, body):
     task = make_task(org)
     path = f"/v2/tasks/{task.id}{suffix}"
-    response = getattr(stranger_api, method)(path, body) if body else getattr(stranger_api, method)(path)
+    response = (
+        getattr(stranger_api, method)(path, body) if body else getattr(stranger_api, method)(path)
+    )
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "task_not_found"
     assert stranger_api.get("/v2/tasks").json()["data"] == []

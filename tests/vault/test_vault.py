@@ -429,7 +429,7 @@ def test_admin_is_read_only_and_shows_no_key_material(
             model_admin.changelist_view(request),
             model_admin.change_view(request, str(pk)),
         ):
-            response.render()
+            response.render()  # type: ignore[attr-defined]
             body = response.content.decode()
             assert response.status_code == 200
             assert secret_field not in body

@@ -1,0 +1,1 @@
+"""The agent runtime. Execution reaches it only through ``tasks.agent.runtime``."""

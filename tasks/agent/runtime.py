@@ -1,0 +1,115 @@
+"""The one seam between the run lifecycle and the agent.
+
+The lifecycle (``tasks.execution``) builds a ``RunContext`` and calls ``agent_run(context)``,
+which picks the planner and returns the output object. Everything the agent needs from the
+platform goes through the context: the restored input and credential secrets (revealed only
+here, in the worker), ``checkpoint()`` (heartbeat, cancel and deadline), ``step()`` (the
+trace) and ``ask()`` (interactions). Everything it can report goes back as a return value or
+one of the exceptions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+class AgentStop(Exception):
+    """Base of what an agent raises to end its work early."""
+
+
+class AgentFailure(AgentStop):
+    """The work cannot be done: the run fails with this error type and code."""
+
+    def __init__(self, message: str, *, type: str = "task", code: str = "agent_failed") -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.code = code
+
+    def as_error(self) -> dict[str, str]:
+        return {"type": self.type, "code": self.code, "message": self.message}
+
+
+class InteractionNeeded(AgentStop):
+    """Pause the run until a person answers; the worker slot is released meanwhile."""
+
+    TYPES = ("mfa", "security_question", "account_selection")
+
+    def __init__(self, *, type: str, message: str, fields: list[dict[str, Any]]) -> None:
+        if type not in self.TYPES:
+            raise ValueError(f"interaction type must be one of {self.TYPES}")
+        super().__init__(message)
+        self.interaction = {"type": type, "message": message, "fields": fields}
+
+
+class RunCanceled(AgentStop):
+    """Cancel was requested; raised by ``checkpoint()``."""
+
+
+class RunTimedOut(AgentStop):
+    """The run's wall-clock deadline passed; raised by ``checkpoint()``."""
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    organization_id: str
+    task_id: str
+    task_name: str
+    prompt: str
+    input_schema: Mapping[str, Any]
+    output_schema: Mapping[str, Any]
+    input: dict[str, Any]
+    source_url: str
+    session_id: str | None
+    credential_id: str | None
+    checkpoint: Callable[[], None]
+    step: Callable[..., None]
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    credential_secret: Callable[[str], str | None] = lambda name: None
+    _asked: int = 0
+
+    def ask(self, *, type: str, message: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+        """The person's answer to this interaction, or a pause until there is one.
+
+        Answers are given in order: the n-th ``ask`` of an execution gets the n-th answer, so
+        an agent that starts over after a pause replays the answers it already received.
+        """
+        index = self._asked
+        self._asked += 1
+        if index < len(self.answers):
+            return self.answers[index]
+        raise InteractionNeeded(type=type, message=message, fields=fields)
+
+
+class Planner(Protocol):
+    def run(self, context: RunContext) -> dict[str, Any]: ...
+
+
+class UnavailablePlanner:
+    """Used when no agent is configured: fails the run clearly instead of pretending."""
+
+    def run(self, context: RunContext) -> dict[str, Any]:
+        raise AgentFailure(
+            "No agent planner is configured for this deployment (DECK_AGENT_PLANNER).",
+            type="api",
+            code="agent_unavailable",
+        )
+
+
+def planner_for(context: RunContext) -> Planner:
+    path = getattr(settings, "DECK_AGENT_PLANNER", "")
+    if not path:
+        return UnavailablePlanner()
+    factory: Callable[[], Planner] = import_string(path)
+    return factory()
+
+
+def agent_run(context: RunContext) -> dict[str, Any]:
+    """Run the task's agent and return the output object (validated by the caller)."""
+    return planner_for(context).run(context)

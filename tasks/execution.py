@@ -1,0 +1,413 @@
+"""The run lifecycle, worker side: claim, execute one slice, finish; and the sweeper that
+guarantees no run stays queued or running forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from jsonschema import Draft202012Validator
+
+from deck.redaction import redact, redact_data, register_secret_values
+from deck.vault.services import vault_reveal
+from tasks.agent.runtime import (
+    AgentFailure,
+    InteractionNeeded,
+    RunCanceled,
+    RunContext,
+    RunTimedOut,
+    agent_run,
+)
+from tasks.models import Credential, RunStep, Session, TaskRun
+from tasks.runs import (
+    _session_release,
+    run_dispatch,
+    run_transition,
+    session_transition,
+    sessions_end_idle,
+    task_record_success,
+)
+
+logger = logging.getLogger(__name__)
+
+S = TaskRun.Status
+BUSY = "busy"
+
+
+def _error(type: str, code: str, message: str) -> dict[str, str]:
+    return {"type": type, "code": code, "message": message}
+
+
+# -- claim --------------------------------------------------------------------------------
+
+
+def run_claim(run_id: str) -> TaskRun | str | None:
+    """Atomic: queued → running for exactly one caller. Returns the run, ``BUSY`` when another
+    run drives the same credential (the source must never see two at once), or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = TaskRun.objects.select_related("task").filter(pk=run_id).first()
+        if run is None or run.status != S.QUEUED:
+            return None
+        if run.credential_id:
+            # The credential row lock serializes claims on one credential across workers.
+            Credential.objects.select_for_update().filter(pk=run.credential_id).first()
+            driving = TaskRun.objects.filter(
+                credential_id=run.credential_id, status__in=[S.RUNNING, S.CANCELING]
+            ).exclude(pk=run_id)
+            if driving.exists():
+                return BUSY
+        deadline = run.deadline_at or now + timedelta(seconds=run.task.timeout_seconds)
+        claimed = run_transition(
+            run_id,
+            from_statuses=[S.QUEUED],
+            to=S.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=run.started_at or now,
+            deadline_at=deadline,
+            heartbeat_at=now,
+        )
+        if claimed is None:
+            return None
+        if claimed.session_id:
+            session_transition(
+                claimed.session_id,
+                from_statuses=[Session.Status.QUEUED, Session.Status.IDLE],
+                to=Session.Status.RUNNING,
+                last_active_at=now,
+            )
+    return claimed
+
+
+# -- execution ----------------------------------------------------------------------------
+
+
+class Heartbeat:
+    """Writes ``heartbeat_at`` from a side thread while the agent works, so a long step is
+    not mistaken for a dead worker."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.DECK_RUN_HEARTBEAT_SECONDS):
+                TaskRun.objects.filter(pk=self.run_id, status__in=[S.RUNNING, S.CANCELING]).update(
+                    heartbeat_at=timezone.now()
+                )
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def _checkpoint(run: TaskRun) -> None:
+    now = timezone.now()
+    alive = TaskRun.objects.filter(pk=run.pk, status=S.RUNNING).update(heartbeat_at=now)
+    if not alive:
+        status = TaskRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if status == S.CANCELING:
+            raise RunCanceled()
+        raise RunTimedOut() if status == S.FAILED else RunCanceled()
+    if run.deadline_at and now >= run.deadline_at:
+        raise RunTimedOut()
+
+
+def _step_recorder(run: TaskRun) -> Any:
+    last = RunStep.objects.filter(run=run).aggregate(last=Max("sequence"))["last"] or 0
+    counter = {"sequence": last}
+
+    def step(
+        tool: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        reasoning: str = "",
+        duration_ms: int | None = None,
+    ) -> None:
+        counter["sequence"] += 1
+        # Belt and braces: the harness masks typed secrets; anything the vault revealed in
+        # this process is masked here too before it is stored.
+        clean = redact_data(json.loads(json.dumps(detail or {}, default=str)))
+        RunStep.objects.create(
+            run=run,
+            sequence=counter["sequence"],
+            tool=tool,
+            detail=clean,
+            reasoning=redact(reasoning),
+            duration_ms=duration_ms,
+        )
+        _checkpoint(run)
+
+    return step
+
+
+def _context(run: TaskRun) -> RunContext:
+    organization = run.organization
+    restored = dict(run.input)
+    for name, token in run.input_tokens.items():
+        restored[name] = json.loads(
+            vault_reveal(organization=organization, token_id=token, purpose="task_run.input")
+        )
+        register_secret_values(restored[name])
+    answers = []
+    for token in run.interaction_answers:
+        answer = json.loads(
+            vault_reveal(organization=organization, token_id=token, purpose="task_run.interaction")
+        )
+        register_secret_values(answer)
+        answers.append(answer)
+    credential = run.credential
+
+    def credential_secret(name: str) -> str | None:
+        """Revealed only when the agent asks, at the moment it needs the value."""
+        if credential is None:
+            return None
+        if name == "username":
+            return credential.username or None
+        token = {
+            "password": credential.password_token,
+            "totp_secret": credential.totp_token,
+            "source_fields": credential.source_fields_token,
+        }.get(name)
+        if not token:
+            return None
+        return vault_reveal(organization=organization, token_id=token, purpose=f"credential.{name}")
+
+    task = run.task
+    return RunContext(
+        run_id=run.id,
+        organization_id=run.organization_id,
+        task_id=task.id,
+        task_name=task.name,
+        prompt=task.prompt,
+        input_schema=task.input_schema,
+        output_schema=task.output_schema,
+        input=restored,
+        source_url=run.source.url,
+        session_id=run.session_id,
+        credential_id=run.credential_id,
+        checkpoint=lambda: _checkpoint(run),
+        step=_step_recorder(run),
+        answers=answers,
+        credential_secret=credential_secret,
+    )
+
+
+def run_execute(run_id: str) -> str:
+    """Claims the run and executes it until it finishes, pauses or stops. Safe under
+    duplicate delivery: only the caller that wins the claim executes."""
+    claimed = run_claim(run_id)
+    if claimed == BUSY:
+        return BUSY
+    if not isinstance(claimed, TaskRun):
+        return "skipped"
+    run = TaskRun.objects.select_related("task", "source", "credential", "organization").get(
+        pk=claimed.pk
+    )
+    with Heartbeat(run.id):
+        try:
+            output = agent_run(_context(run))
+        except InteractionNeeded as exc:
+            _pause(run, exc.interaction)
+            return "interaction_required"
+        except RunCanceled:
+            _finish_canceled(run)
+            return "canceled"
+        except (RunTimedOut, SoftTimeLimitExceeded):
+            _fail(run, _error("task", "timeout", "The run exceeded settings.timeout_seconds."))
+            return "timeout"
+        except AgentFailure as exc:
+            _fail(run, exc.as_error())
+            return "failed"
+        except Exception as exc:
+            logger.exception("Agent crashed on run %s", run.id)
+            _fail(
+                run,
+                _error(
+                    "api", "agent_error", f"The agent stopped unexpectedly ({type(exc).__name__})."
+                ),
+            )
+            return "failed"
+    _complete(run, output)
+    return "finished"
+
+
+def _finished_fields(run: TaskRun) -> dict[str, Any]:
+    now = timezone.now()
+    started = run.started_at or now
+    return {"finished_at": now, "runtime_ms": int((now - started).total_seconds() * 1000)}
+
+
+def _complete(run: TaskRun, output: Any) -> None:
+    validator = Draft202012Validator(run.task.output_schema)
+    problems = [] if isinstance(output, dict) else ["the agent returned no object"]
+    if not problems:
+        problems = [
+            f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(output)
+        ]
+    if problems:
+        _fail(
+            run,
+            _error(
+                "task",
+                "output_invalid",
+                "The output does not match output_schema: " + "; ".join(problems[:5]),
+            ),
+        )
+        return
+    to = S.REVIEW_REQUIRED if run.task.review_required else S.COMPLETED
+    fields: dict[str, Any] = {"output": output, "result": TaskRun.Result.SUCCESS}
+    if to == S.COMPLETED:
+        fields |= _finished_fields(run)
+    moved = run_transition(run.id, from_statuses=[S.RUNNING], to=to, **fields)
+    if moved is None:
+        _finish_canceled(run)
+        return
+    if to == S.COMPLETED:
+        task_record_success(task_id=run.task_id)
+    _session_release(moved)
+
+
+def _fail(run: TaskRun, error: dict[str, str]) -> None:
+    moved = run_transition(
+        run.id,
+        from_statuses=[S.RUNNING, S.CANCELING],
+        to=S.FAILED,
+        result=TaskRun.Result.FAILURE,
+        errors=[*run.errors, error],
+        **_finished_fields(run),
+    )
+    if moved is not None:
+        _session_release(moved)
+
+
+def _finish_canceled(run: TaskRun) -> None:
+    moved = run_transition(
+        run.id, from_statuses=[S.CANCELING, S.RUNNING], to=S.CANCELED, **_finished_fields(run)
+    )
+    if moved is not None:
+        _session_release(moved)
+
+
+def _pause(run: TaskRun, interaction: dict[str, Any]) -> None:
+    window = run.source.interaction_timeout_seconds or settings.DECK_INTERACTION_TIMEOUT_SECONDS
+    moved = run_transition(
+        run.id,
+        from_statuses=[S.RUNNING],
+        to=S.INTERACTION_REQUIRED,
+        interaction=interaction,
+        interaction_expires_at=timezone.now() + timedelta(seconds=window),
+    )
+    if moved is None:
+        _finish_canceled(run)
+
+
+# -- the sweeper --------------------------------------------------------------------------
+
+
+def runs_sweep() -> dict[str, int]:
+    """Beat: time out, recover, expire and re-publish runs. Idempotent; every change is a
+    conditional transition, so two sweepers (or a sweeper and a worker) never both win."""
+    close_old_connections()
+    now = timezone.now()
+    counts = {"timed_out": 0, "requeued": 0, "lost": 0, "expired": 0, "dispatched": 0}
+
+    overdue = TaskRun.objects.filter(
+        deadline_at__lt=now, status__in=[S.QUEUED, S.RUNNING, S.INTERACTION_REQUIRED]
+    ).filter(Q(started_at__isnull=False))
+    for run in overdue:
+        error = _error("task", "timeout", "The run exceeded settings.timeout_seconds.")
+        if run_transition(
+            run.id,
+            from_statuses=[run.status],
+            to=S.FAILED,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+        ):
+            counts["timed_out"] += 1
+            _session_release(run)
+
+    lost_before = now - timedelta(seconds=settings.DECK_RUN_LOST_AFTER_SECONDS)
+    for run in TaskRun.objects.filter(
+        status__in=[S.RUNNING, S.CANCELING], heartbeat_at__lt=lost_before
+    ):
+        if run.status == S.CANCELING:
+            if run_transition(
+                run.id, from_statuses=[S.CANCELING], to=S.CANCELED, **_finished_fields(run)
+            ):
+                _session_release(run)
+        elif run.attempts < settings.DECK_RUN_MAX_ATTEMPTS:
+            if run_transition(
+                run.id,
+                from_statuses=[S.RUNNING],
+                to=S.QUEUED,
+                # Only the stale heartbeat we judged: a beat that just arrived wins.
+                where=Q(heartbeat_at__lt=lost_before),
+                heartbeat_at=None,
+                dispatched_at=None,
+            ):
+                counts["requeued"] += 1
+        else:
+            error = _error(
+                "api",
+                "worker_lost",
+                f"The worker running this task stopped {run.attempts} times; giving up.",
+            )
+            if run_transition(
+                run.id,
+                from_statuses=[S.RUNNING],
+                to=S.FAILED,
+                result=TaskRun.Result.FAILURE,
+                errors=[*run.errors, error],
+                **_finished_fields(run),
+            ):
+                counts["lost"] += 1
+                _session_release(run)
+
+    for run in TaskRun.objects.filter(
+        status=S.INTERACTION_REQUIRED, interaction_expires_at__lt=now
+    ):
+        error = _error(
+            "interaction", "interaction_timeout", "Nobody answered the interaction in time."
+        )
+        if run_transition(
+            run.id,
+            from_statuses=[S.INTERACTION_REQUIRED],
+            to=S.FAILED,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            interaction=None,
+            **_finished_fields(run),
+        ):
+            counts["expired"] += 1
+            _session_release(run)
+
+    # The outbox: queued runs whose publish failed, or whose message was lost.
+    unpublished = Q(dispatched_at__isnull=True, updated_at__lt=now - timedelta(seconds=2))
+    stale = Q(dispatched_at__lt=now - timedelta(seconds=settings.DECK_RUN_REDISPATCH_SECONDS))
+    for run_id in TaskRun.objects.filter(unpublished | stale, status=S.QUEUED).values_list(
+        "id", flat=True
+    )[:1000]:
+        counts["dispatched"] += run_dispatch(run_id)
+
+    counts["sessions_ended"] = sessions_end_idle()
+    return counts

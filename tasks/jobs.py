@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from tasks.execution import BUSY, run_execute, runs_sweep
+from tasks.runs import run_dispatch
+
+# How long a run waits before trying again when its credential is busy with another run.
+BUSY_RETRY_SECONDS = 3
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def execute_run(run_id: str) -> str:
+    """Queue ``runs``. Receives only the id; secrets are revealed inside. Duplicate deliveries
+    are harmless: the conditional claim lets one through."""
+    outcome = run_execute(run_id)
+    if outcome == BUSY:
+        run_dispatch(run_id, countdown=BUSY_RETRY_SECONDS)
+    return outcome
+
+
+@shared_task(ignore_result=True)
+def sweep_runs() -> dict[str, int]:
+    """Beat, every few seconds: timeouts, lost workers, expired interactions, the outbox."""
+    return runs_sweep()
