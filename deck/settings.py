@@ -103,6 +103,8 @@ elif PRODUCTION:
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(VAR_DIR / "deck.sqlite3")}
+    # A file, not memory, so worker processes started by the tests share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_deck.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _cache_url = env_str("DECK_CACHE_URL") or env_str("REDIS_URL")

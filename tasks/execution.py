@@ -12,7 +12,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from jsonschema import Draft202012Validator
@@ -326,7 +326,6 @@ def _pause(run: TaskRun, interaction: dict[str, Any]) -> None:
 def runs_sweep() -> dict[str, int]:
     """Beat: time out, recover, expire and re-publish runs. Idempotent; every change is a
     conditional transition, so two sweepers (or a sweeper and a worker) never both win."""
-    close_old_connections()
     now = timezone.now()
     counts = {"timed_out": 0, "requeued": 0, "lost": 0, "expired": 0, "dispatched": 0}
 
