@@ -40,16 +40,38 @@ def register_secret(value: str) -> None:
             _known.pop(next(iter(_known)))
 
 
-def register_secret_values(value: Any) -> None:
-    """Register every string inside a decoded JSON value (a tokenized input, an answer)."""
+def mask_values(value: Any, secrets: set[str]) -> Any:
+    """Replace each of ``secrets`` inside every string of a JSON-like structure. A short
+    secret (a CVV) is masked where it is a whole value, a longer one wherever it appears."""
+    ordered = sorted((s for s in secrets if len(s) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+    if not secrets:
+        return value
+
+    def mask(item: Any) -> Any:
+        if isinstance(item, str):
+            if item in secrets:
+                return MASK
+            for secret in ordered:
+                item = item.replace(secret, MASK)
+            return item
+        if isinstance(item, dict):
+            return {key: mask(child) for key, child in item.items()}
+        if isinstance(item, list | tuple):
+            return [mask(child) for child in item]
+        return item
+
+    return mask(value)
+
+
+def secret_strings(value: Any) -> set[str]:
+    """Every string inside a decoded JSON value."""
     if isinstance(value, str):
-        register_secret(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            register_secret_values(item)
-    elif isinstance(value, list):
-        for item in value:
-            register_secret_values(item)
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(secret_strings(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(secret_strings(item) for item in value))
+    return set()
 
 
 def redact_data(value: Any) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from tasks.models import Agent, Credential, Source, Task
+from tasks.models import Agent, Credential, RunStep, Session, Source, Task, TaskRun
 
 
 @admin.register(Agent)
@@ -82,3 +82,58 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ["organization", "status"]
     search_fields = ["name", "id"]
     readonly_fields = ["id", "organization", "stage_successes", "created_at", "updated_at"]
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "source", "credential", "status", "last_active_at"]
+    list_filter = ["organization", "status"]
+    search_fields = ["id"]
+    readonly_fields = ["id", "organization", "source", "credential", "created_at", "updated_at"]
+
+
+@admin.register(RunStep)
+class RunStepAdmin(admin.ModelAdmin):
+    list_display = ["run", "sequence", "tool", "duration_ms", "created_at"]
+    search_fields = ["run__id", "tool"]
+    readonly_fields = [
+        "run",
+        "sequence",
+        "tool",
+        "detail",
+        "reasoning",
+        "duration_ms",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class RunStepInline(admin.TabularInline):
+    model = RunStep
+    extra = 0
+    fields = readonly_fields = ("sequence", "tool", "detail", "reasoning", "duration_ms")
+    can_delete = False
+
+
+@admin.register(TaskRun)
+class TaskRunAdmin(admin.ModelAdmin):
+    """Runs change only through their lifecycle; the admin reads them. Tokenized input and
+    interaction answers are vault token ids, not shown."""
+
+    list_display = ["id", "task", "organization", "status", "result", "attempts", "created_at"]
+    list_filter = ["organization", "status", "result"]
+    search_fields = ["id", "task__name"]
+    exclude = ["input_tokens", "interaction_answers"]
+    inlines = [RunStepInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [
+            field.name
+            for field in TaskRun._meta.fields
+            if field.name not in {"input_tokens", "interaction_answers"}
+        ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

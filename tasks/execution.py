@@ -17,7 +17,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
-from deck.redaction import redact, redact_data, register_secret_values
+from deck.redaction import mask_values, redact, redact_data, register_secret, secret_strings
 from deck.vault.services import vault_reveal
 from tasks.agent.runtime import (
     AgentFailure,
@@ -160,19 +160,24 @@ def _step_recorder(run: TaskRun) -> Any:
 
 def _context(run: TaskRun) -> RunContext:
     organization = run.organization
+    secrets: set[str] = set()
+
+    def reveal(token: str, purpose: str) -> str:
+        value = vault_reveal(organization=organization, token_id=token, purpose=purpose)
+        secrets.add(value)
+        return value
+
+    def reveal_json(token: str, purpose: str) -> Any:
+        value = json.loads(reveal(token, purpose))
+        for text in secret_strings(value):
+            register_secret(text)
+            secrets.add(text)
+        return value
+
     restored = dict(run.input)
     for name, token in run.input_tokens.items():
-        restored[name] = json.loads(
-            vault_reveal(organization=organization, token_id=token, purpose="task_run.input")
-        )
-        register_secret_values(restored[name])
-    answers = []
-    for token in run.interaction_answers:
-        answer = json.loads(
-            vault_reveal(organization=organization, token_id=token, purpose="task_run.interaction")
-        )
-        register_secret_values(answer)
-        answers.append(answer)
+        restored[name] = reveal_json(token, "task_run.input")
+    answers = [reveal_json(token, "task_run.interaction") for token in run.interaction_answers]
     credential = run.credential
 
     def credential_secret(name: str) -> str | None:
@@ -207,6 +212,7 @@ def _context(run: TaskRun) -> RunContext:
         step=_step_recorder(run),
         answers=answers,
         credential_secret=credential_secret,
+        secrets=secrets,
     )
 
 
@@ -222,8 +228,10 @@ def run_execute(run_id: str) -> str:
         pk=claimed.pk
     )
     with Heartbeat(run.id):
+        context = _context(run)
         try:
-            output = agent_run(_context(run))
+            # An agent that copies a secret into its output must not get it stored.
+            output = mask_values(agent_run(context), context.secrets)
         except InteractionNeeded as exc:
             _pause(run, exc.interaction)
             return "interaction_required"

@@ -72,6 +72,8 @@ class RunContext:
     step: Callable[..., None]
     answers: list[dict[str, Any]] = field(default_factory=list)
     credential_secret: Callable[[str], str | None] = lambda name: None
+    # Every secret revealed for this run; the lifecycle masks them out of what it stores.
+    secrets: set[str] = field(default_factory=set)
     _asked: int = 0
 
     def ask(self, *, type: str, message: str, fields: list[dict[str, Any]]) -> dict[str, Any]:

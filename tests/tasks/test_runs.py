@@ -169,12 +169,15 @@ def test_execution_restores_secrets_only_in_the_worker_and_completes(org, api, c
     assert "hunter2-secret" not in database_dump()
 
 
-def test_the_echoed_input_proves_tokenized_values_reached_the_agent(org, api, credential):
+def test_tokenized_values_reach_the_agent_but_never_its_stored_output(org, api, credential):
     task = payment_task(org, prompt="")
-    run = start(api, task, credential)
+    run = start(api, task, credential, {"card_number": CARD, "cvv": CVV, "count": 3})
     run_execute(run["id"])
+    # The scripted agent echoes its input: the values it saw were exactly the originals, and
+    # the lifecycle masked them before storing the output.
     output = TaskRun.objects.get(pk=run["id"]).output
-    assert output == {"echo": {"card_number": CARD, "cvv": CVV}}
+    assert output == {"echo": {"card_number": "[redacted]", "cvv": "[redacted]", "count": 3}}
+    assert CARD not in database_dump()
 
 
 def test_duplicate_delivery_executes_once(org, api, credential):
