@@ -272,3 +272,4 @@ DECK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1,
 }
+FORMS_URLFIELD_ASSUME_HTTPS = True
