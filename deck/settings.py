@@ -229,6 +229,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("DECK_LOG_LEVEL", "INFO")},
+    # One line per job received and finished (the sweeper runs every few seconds) is noise;
+    # runs announce themselves through events instead.
+    "loggers": {
+        name: {"level": env_str("DECK_CELERY_JOB_LOG_LEVEL", "WARNING")}
+        for name in ("celery.app.trace", "celery.worker.strategy")
+    },
 }
 # Error reports never carry request bodies (they may hold credentials or tokenized input).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "deck.redaction.RedactingExceptionReporterFilter"
