@@ -35,7 +35,60 @@ class DeckRenderer(JSONRenderer):
         return json.dumps(data, cls=self.encoder_class)
 
 
-api = NinjaAPI(
+ERROR_ENVELOPE_SCHEMA = {
+    "type": "object",
+    "required": ["errors", "request_id"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "code", "message"],
+                "properties": {
+                    "type": {
+                        "type": "string",
+                        "enum": [
+                            "api",
+                            "auth",
+                            "request",
+                            "idempotency",
+                            "rate_limit",
+                            "session",
+                            "source",
+                            "interaction",
+                            "task",
+                            "storage",
+                        ],
+                    },
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "JSON path of the bad input."},
+                },
+            },
+        },
+        "request_id": {"type": "string"},
+    },
+}
+
+
+class DeckApi(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        """Ninja documents successes; every operation can also fail with the envelope."""
+        schema = super().get_openapi_schema(**kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = (
+            ERROR_ENVELOPE_SCHEMA
+        )
+        reference = {
+            "description": "Error envelope",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.setdefault("responses", {}).update({"4XX": reference, "5XX": reference})
+        return schema
+
+
+api = DeckApi(
     title="Deck API",
     version="2",
     description=(

@@ -99,6 +99,13 @@ def test_openapi_document_is_31_and_public(db):
     document = response.json()
     assert document["openapi"].startswith("3.1")
     assert "/v2/tasks/{task_id}/reset" in document["paths"]
+    assert "/v2/tasks/{task_id}/run" in document["paths"]
+    assert document["components"]["schemas"]["Error"]["required"] == ["errors", "request_id"]
+    responses = document["paths"]["/v2/tasks"]["post"]["responses"]
+    assert responses["4XX"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert document["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
     assert Client().get("/v2/docs").status_code == 200
 
 
