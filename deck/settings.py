@@ -7,6 +7,7 @@ With no variable set, Deck runs on SQLite (WAL) and the kombu filesystem broker 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,8 +104,9 @@ elif PRODUCTION:
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(VAR_DIR / "deck.sqlite3")}
-    # A file, not memory, so worker processes started by the tests share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_deck.sqlite3")}
+    # A file, not memory, so worker processes started by the tests share the test database;
+    # one per test process, so two test sessions on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_deck_{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _cache_url = env_str("DECK_CACHE_URL") or env_str("REDIS_URL")
