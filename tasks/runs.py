@@ -101,7 +101,12 @@ def session_transition(
 
 
 def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
-    """Every violation of ``schema`` by ``value``, each with its path under ``input``."""
+    """Every violation of ``schema`` by ``value``, each with its path under ``input``.
+
+    jsonschema quotes the offending value in its messages; for a tokenized field that value
+    is a secret, so its message names the rule broken instead.
+    """
+    tokenized = set(schema.get("tokenized") or [])
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
@@ -111,7 +116,10 @@ def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [name for name in error.validator_value if name not in error.instance]
             path += f".{missing[0]}" if missing else ""
-        errors.append(InvalidInput(f"{path}: {error.message}", field=path))
+        message = error.message
+        if error.absolute_path and error.absolute_path[0] in tokenized:
+            message = f"the value does not satisfy {error.validator!r} (value withheld: tokenized)"
+        errors.append(InvalidInput(f"{path}: {message}", field=path))
     return errors
 
 

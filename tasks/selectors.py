@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from deck.models import Organization
 from tasks.errors import NotFound
-from tasks.models import Agent, Credential, Session, Source, Task, TaskRun
+from tasks.models import Agent, Credential, RunStep, Session, Source, Task, TaskRun
 
 
 def agent_list(*, organization: Organization) -> QuerySet[Agent]:
@@ -121,3 +121,12 @@ def session_get(*, organization: Organization, session_id: str) -> Session:
     if session is None:
         raise NotFound("session", session_id)
     return session
+
+
+def task_find_any(*, task_id: str) -> Task | None:
+    """A task by id in any organization: for operator commands only, never for the API."""
+    return Task.objects.select_related("organization").filter(pk=task_id).first()
+
+
+def run_steps_after(*, run: TaskRun, sequence: int) -> list[RunStep]:
+    return list(run.steps.filter(sequence__gt=sequence).order_by("sequence"))

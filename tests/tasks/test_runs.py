@@ -99,6 +99,25 @@ def test_input_is_validated_before_anything_is_stored(org, api, credential):
     assert not VaultToken.objects.filter(purpose="task_run.input").exists()
 
 
+def test_errors_never_quote_a_tokenized_value(org, api, credential):
+    task = make_task(
+        org,
+        input_schema={
+            "type": "object",
+            "properties": {"card_number": {"type": "string", "pattern": "^[0-9]{16}$"}},
+            "tokenized": ["card_number"],
+        },
+    )
+    secret = "4242-4242-4242-4242"
+    response = api.post(
+        f"/v2/tasks/{task.id}/run",
+        {"credential_id": credential.id, "input": {"card_number": secret}},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "input.card_number"
+    assert secret not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "field"),
     [
