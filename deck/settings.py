@@ -186,6 +186,11 @@ if _broker_url:
         # while it still runs.
         "visibility_timeout": DECK_TASK_TIMEOUT_MAX_SECONDS + 600,
     }
+    if _broker_url.startswith(("redis://", "rediss://")):
+        # Without a socket timeout, a publish to a Redis that accepted the connection but
+        # stopped answering (failover, a dropped NAT entry) waits forever, and so does the
+        # API request publishing a run.
+        CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 2, "socket_timeout": 5}
 elif PRODUCTION:
     raise ImproperlyConfigured("CELERY_BROKER_URL must be set in production")
 else:
