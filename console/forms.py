@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from deck.errors import DeckError, InvalidInputs
+from tasks.models import Agent, Credential, Source
 
 
 class LoginForm(AuthenticationForm):
@@ -19,3 +24,364 @@ class ApiKeyCreateForm(forms.Form):
         help_text="Say where the key is used, e.g. “billing sync (production)”.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
+
+
+# -- domain errors onto forms ------------------------------------------------------------
+
+
+class ConsoleForm(forms.Form):
+    """A form whose domain errors (``DeckError.field`` is an API path such as
+    ``input_schema.properties`` or ``settings.timeout_seconds``) land next to the field."""
+
+    # API path (or its leading part) → form field; unmatched paths become non-field errors.
+    error_fields: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def field_for(self, path: str | None) -> str | None:
+        """The field for an API path: the longest ``error_fields`` prefix that matches it."""
+        best: tuple[int, str | None] = (-1, None)
+        for prefix, name in self.error_fields.items():
+            matches = path == prefix or (
+                path is not None and path.startswith(prefix) and path[len(prefix)] in ".["
+            )
+            if matches and name in self.fields and len(prefix) > best[0]:
+                best = (len(prefix), name)
+        return best[1]
+
+    def add_deck_error(self, error: DeckError) -> None:
+        for item in error.errors if isinstance(error, InvalidInputs) else [error]:
+            self.add_error(self.field_for(item.field), self.message_for(item))
+
+    def message_for(self, error: DeckError) -> str:
+        return error.message
+
+
+class JsonObjectField(forms.CharField):
+    """A JSON object typed into a textarea (the console's JSON editors)."""
+
+    widget = forms.Textarea
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("strip", True)
+        super().__init__(*args, **kwargs)
+        self.widget.attrs.update(
+            {"data-json": "", "rows": 10, "spellcheck": "false", "class": "code-input"}
+        )
+
+    def to_python(self, value: Any) -> Any:
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise ValidationError("Must be a JSON object: { … }.")
+        return parsed
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2)
+        return value
+
+
+# -- agents and sources -------------------------------------------------------------------
+
+
+class AgentForm(ConsoleForm):
+    error_fields = {"name": "name", "description": "description"}
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What this agent is for, e.g. “utility bills for the finance team”.",
+    )
+
+
+class SourceForm(ConsoleForm):
+    error_fields = {"name": "name", "website.url": "url", "interaction_timeout_seconds": "timeout"}
+
+    name = forms.CharField(max_length=200)
+    url = forms.URLField(
+        label="URL",
+        max_length=2000,
+        assume_scheme="https",
+        help_text="The page where the agent starts, usually the login page.",
+    )
+    timeout = forms.IntegerField(
+        label="Interaction timeout (seconds)",
+        min_value=10,
+        max_value=86400,
+        required=False,
+        help_text="How long a paused run waits for a person's answer (MFA code, security "
+        "question). Leave blank for the deployment default.",
+    )
+
+    def __init__(self, *args: Any, source: Source | None = None, **kwargs: Any) -> None:
+        if source is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": source.name,
+                    "url": source.url,
+                    "timeout": source.interaction_timeout_seconds,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if source is not None and source.interaction_timeout_seconds is not None:
+            # The API keeps a set timeout when none is given, so blank cannot mean "default".
+            self.fields["timeout"].required = True
+            self.fields["timeout"].help_text = "How long a paused run waits for a person's answer."
+
+
+# -- credentials --------------------------------------------------------------------------
+
+SOURCE_FIELD_ROWS = 10
+
+
+def _secret_input(**attrs: str) -> forms.PasswordInput:
+    # render_value=False: a secret typed into a form never comes back in a page.
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", **attrs})
+
+
+class CredentialForm(ConsoleForm):
+    """Create or edit. Secrets are write-only: the edit form starts blank, and a blank secret
+    keeps the stored one."""
+
+    error_fields = {
+        "source_id": "source",
+        "auth_credentials.username": "username",
+        "auth_credentials.password": "password",
+        "auth_credentials.totp_secret": "totp_secret",
+        "auth_credentials.source_fields": "source_field_name_0",
+        "external_id": "external_id",
+    }
+
+    source = forms.ChoiceField()
+    auth_method = forms.ChoiceField(
+        label="Sign-in",
+        choices=[
+            (Credential.AuthMethod.USERNAME_PASSWORD, "Username and password"),
+            (Credential.AuthMethod.NONE, "None (the source needs no login)"),
+        ],
+    )
+    username = forms.CharField(
+        max_length=500, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+    password = forms.CharField(max_length=2000, required=False, widget=_secret_input())
+    totp_secret = forms.CharField(
+        label="TOTP seed",
+        max_length=500,
+        required=False,
+        widget=_secret_input(),
+        help_text="The base32 seed shown when the authenticator app was set up; the agent "
+        "computes the codes itself.",
+    )
+    external_id = forms.CharField(
+        label="External id",
+        max_length=255,
+        required=False,
+        help_text="Your own id for this login (a customer or user id), to find it again.",
+    )
+
+    def __init__(
+        self, *args: Any, sources: list[Source], credential: Credential | None = None, **kwargs: Any
+    ) -> None:
+        self.credential = credential
+        if credential is not None:
+            initial = {"username": credential.username, "external_id": credential.external_id}
+            initial |= {
+                f"source_field_name_{index}": name
+                for index, name in enumerate(credential.source_field_names)
+            }
+            kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["source"]).choices = [("", "Choose a source…")] + [
+            (source.id, f"{source.name} ({source.url})") for source in sources
+        ]
+        for index in range(SOURCE_FIELD_ROWS):
+            self.fields[f"source_field_name_{index}"] = forms.CharField(
+                label=f"Field {index + 1} name",
+                max_length=64,
+                required=False,
+                widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "name"}),
+            )
+            self.fields[f"source_field_value_{index}"] = forms.CharField(
+                label=f"Field {index + 1} value",
+                max_length=2000,
+                required=False,
+                widget=_secret_input(placeholder="value"),
+            )
+        if credential is not None:
+            # The source and the sign-in method are fixed once the credential exists.
+            del self.fields["source"], self.fields["auth_method"]
+            self.fields["password"].help_text = "Leave blank to keep the stored password."
+            self.fields["totp_secret"].help_text = "Leave blank to keep the stored seed."
+
+    @property
+    def source_field_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        shown = len(self.credential.source_field_names) if self.credential else 0
+        count = min(SOURCE_FIELD_ROWS, max(3, shown + 2))
+        return [
+            (self[f"source_field_name_{index}"], self[f"source_field_value_{index}"])
+            for index in range(count)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        fields: dict[str, str] = {}
+        for index in range(SOURCE_FIELD_ROWS):
+            name = cleaned.get(f"source_field_name_{index}", "")
+            value = cleaned.get(f"source_field_value_{index}", "")
+            if value and not name:
+                self.add_error(f"source_field_name_{index}", "Give this value a name.")
+            elif name and value:
+                if name in fields:
+                    self.add_error(f"source_field_name_{index}", f"{name} is listed twice.")
+                fields[name] = value
+        cleaned["source_fields"] = fields
+        if cleaned.get("auth_method") == Credential.AuthMethod.NONE:
+            secrets = ("username", "password", "totp_secret")
+            if fields or any(cleaned.get(name) for name in secrets):
+                self.add_error(
+                    "auth_method", "A source without a login takes no username or secrets."
+                )
+        if self.credential is not None and not fields:
+            named = [
+                cleaned.get(f"source_field_name_{index}", "") for index in range(SOURCE_FIELD_ROWS)
+            ]
+            renamed = [name for name in named if name] != list(self.credential.source_field_names)
+            if renamed:
+                self.add_error(
+                    "source_field_name_0",
+                    "Values are never shown back: to change the fields, enter the value of "
+                    "every field you keep.",
+                )
+        return cleaned
+
+    def auth_credentials_for_create(self) -> dict[str, Any] | None:
+        data = self.cleaned_data
+        if data["auth_method"] == Credential.AuthMethod.NONE:
+            return None
+        auth: dict[str, Any] = {"username": data["username"], "password": data["password"]}
+        if data["totp_secret"]:
+            auth["totp_secret"] = data["totp_secret"]
+        if data["source_fields"]:
+            auth["source_fields"] = data["source_fields"]
+        return auth
+
+    def changes_for_update(self) -> dict[str, Any]:
+        """Only what changed: any auth change sends the credential back to unverified."""
+        assert self.credential is not None
+        data = self.cleaned_data
+        auth: dict[str, Any] = {}
+        if data["username"] and data["username"] != self.credential.username:
+            auth["username"] = data["username"]
+        for secret in ("password", "totp_secret"):
+            if data[secret]:
+                auth[secret] = data[secret]
+        if data["source_fields"]:
+            auth["source_fields"] = data["source_fields"]
+        return {"auth_credentials": auth or None, "external_id": data["external_id"]}
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+DEFAULT_INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"start_date": {"type": "string", "format": "date"}},
+}
+DEFAULT_OUTPUT_SCHEMA = {
+    "type": "object",
+    "properties": {"amount_due": {"type": "number"}, "due_date": {"type": "string"}},
+}
+
+
+class TaskForm(ConsoleForm):
+    error_fields = {
+        "name": "name",
+        "agent_id": "agent",
+        "prompt": "prompt",
+        "input_schema": "input_schema",
+        "output_schema": "output_schema",
+        "storage": "storage_enabled",
+        "storage.extraction_schema": "extraction_schema",
+        "storage.extraction_prompt": "extraction_prompt",
+        "storage.deduplication_schema": "deduplication_schema",
+        "settings.timeout_seconds": "timeout_seconds",
+    }
+
+    name = forms.CharField(max_length=200)
+    agent = forms.ChoiceField()
+    prompt = forms.CharField(
+        max_length=20_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="What the agent should do, in plain words. The input is given to it as well.",
+    )
+    input_schema = JsonObjectField(
+        label="Input schema",
+        initial=DEFAULT_INPUT_SCHEMA,
+        help_text="JSON Schema 2020-12 for the run input. List secret properties in "
+        '<code>"tokenized"</code>: they go to the vault and are never stored with the run.',
+    )
+    output_schema = JsonObjectField(
+        label="Output schema",
+        initial=DEFAULT_OUTPUT_SCHEMA,
+        help_text="JSON Schema 2020-12 the run's output must match.",
+    )
+    storage_enabled = forms.BooleanField(
+        label="Capture files", required=False, help_text="Keep documents the agent downloads."
+    )
+    extraction = forms.BooleanField(label="Extract data from captured files", required=False)
+    extraction_schema = JsonObjectField(label="Extraction schema", required=False)
+    extraction_prompt = forms.CharField(
+        label="Extraction prompt",
+        max_length=20_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    deduplication = forms.BooleanField(label="Skip files captured before", required=False)
+    deduplication_schema = JsonObjectField(
+        label="Deduplication schema",
+        required=False,
+        help_text="The scalar fields that identify a document, e.g. invoice number and date.",
+    )
+    timeout_seconds = forms.IntegerField(
+        label="Timeout (seconds)",
+        initial=1800,
+        min_value=1,
+        help_text="A run still going after this long fails with a timeout.",
+    )
+    review_required = forms.BooleanField(
+        label="Require review",
+        required=False,
+        help_text="Finished runs wait for a person to approve or reject the result.",
+    )
+
+    def __init__(self, *args: Any, agents: list[Agent], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["agent"]).choices = [("", "Choose an agent…")] + [
+            (agent.id, agent.name) for agent in agents
+        ]
+        for name in ("extraction_schema", "deduplication_schema"):
+            self.fields[name].widget.attrs["rows"] = 5
+
+    def storage(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "enabled": data["storage_enabled"],
+            "extraction": data["extraction"],
+            "extraction_schema": data["extraction_schema"],
+            "extraction_prompt": data["extraction_prompt"] or None,
+            "deduplication": data["deduplication"],
+            "deduplication_schema": data["deduplication_schema"],
+        }

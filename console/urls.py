@@ -3,11 +3,12 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import views
 from console.forms import LoginForm
+from console.views import agents, api_keys, credentials, frame, runs, sessions, sources, tasks
 
 app_name = "console"
 
+# URL names start with their section's name (see console.navigation).
 urlpatterns = [
     path(
         "login/",
@@ -17,9 +18,52 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", views.home, name="home"),
-    path("organization/switch/", views.organization_switch, name="organization_switch"),
-    path("api-keys/", views.api_keys, name="api_keys"),
-    path("api-keys/create/", views.api_keys_create, name="api_keys_create"),
-    path("api-keys/<str:key_id>/revoke/", views.api_keys_revoke, name="api_keys_revoke"),
+    path("", frame.home, name="home"),
+    path("organization/switch/", frame.organization_switch, name="organization_switch"),
+    # Agents
+    path("agents/", agents.agents, name="agents"),
+    path("agents/create/", agents.agents_create, name="agents_create"),
+    path("agents/<str:agent_id>/", agents.agents_detail, name="agents_detail"),
+    # Tasks
+    path("tasks/", tasks.tasks, name="tasks"),
+    path("tasks/new/", tasks.tasks_new, name="tasks_new"),
+    path("tasks/create/", tasks.tasks_create, name="tasks_create"),
+    path("tasks/<str:task_id>/", tasks.tasks_detail, name="tasks_detail"),
+    path("tasks/<str:task_id>/run/", tasks.tasks_run, name="tasks_run"),
+    path("tasks/<str:task_id>/reset/", tasks.tasks_reset, name="tasks_reset"),
+    # Runs
+    path("runs/", runs.runs, name="runs"),
+    path("runs/<str:run_id>/", runs.runs_detail, name="runs_detail"),
+    path("runs/<str:run_id>/cancel/", runs.runs_cancel, name="runs_cancel"),
+    path("runs/<str:run_id>/answer/", runs.runs_answer, name="runs_answer"),
+    path("runs/<str:run_id>/approve/", runs.runs_approve, name="runs_approve"),
+    path("runs/<str:run_id>/reject/", runs.runs_reject, name="runs_reject"),
+    # Sessions
+    path("sessions/", sessions.sessions, name="sessions"),
+    path("sessions/<str:session_id>/", sessions.sessions_detail, name="sessions_detail"),
+    path("sessions/<str:session_id>/end/", sessions.sessions_end, name="sessions_end"),
+    # Credentials
+    path("credentials/", credentials.credentials, name="credentials"),
+    path("credentials/new/", credentials.credentials_new, name="credentials_new"),
+    path("credentials/create/", credentials.credentials_create, name="credentials_create"),
+    path(
+        "credentials/<str:credential_id>/edit/",
+        credentials.credentials_edit,
+        name="credentials_edit",
+    ),
+    path(
+        "credentials/<str:credential_id>/update/",
+        credentials.credentials_update,
+        name="credentials_update",
+    ),
+    # Sources
+    path("sources/", sources.sources, name="sources"),
+    path("sources/new/", sources.sources_new, name="sources_new"),
+    path("sources/create/", sources.sources_create, name="sources_create"),
+    path("sources/<str:source_id>/edit/", sources.sources_edit, name="sources_edit"),
+    path("sources/<str:source_id>/update/", sources.sources_update, name="sources_update"),
+    # API keys
+    path("api-keys/", api_keys.api_keys, name="api_keys"),
+    path("api-keys/create/", api_keys.api_keys_create, name="api_keys_create"),
+    path("api-keys/<str:key_id>/revoke/", api_keys.api_keys_revoke, name="api_keys_revoke"),
 ]

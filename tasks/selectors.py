@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from deck.events.models import Event
 from deck.models import Organization
 from tasks.errors import NotFound
 from tasks.models import Agent, Credential, RunStep, Session, Source, Task, TaskRun
@@ -130,3 +131,10 @@ def task_find_any(*, task_id: str) -> Task | None:
 
 def run_steps_after(*, run: TaskRun, sequence: int) -> list[RunStep]:
     return list(run.steps.filter(sequence__gt=sequence).order_by("sequence"))
+
+
+def run_event_list(*, organization: Organization, run_id: str) -> QuerySet[Event]:
+    """The events about one run (their ``data.id`` is the run's id), oldest first."""
+    return Event.objects.filter(organization=organization, data__id=run_id).order_by(
+        "created_at", "id"
+    )

@@ -1,4 +1,4 @@
-"""Console pages. Each renders one template, or its named partial for htmx requests."""
+"""API keys: shown once at creation, revocable."""
 
 from __future__ import annotations
 
@@ -6,46 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console import membership
 from console.forms import ApiKeyCreateForm
 from console.membership import ConsoleRequest, organization_required
+from console.shortcuts import render_page
 from deck.selectors import api_key_list
 from deck.services import CreatedApiKey, api_key_create, api_key_revoke
-
-
-def _page(request: ConsoleRequest, template: str, partial: str) -> str:
-    return f"{template}#{partial}" if request.htmx else template
-
-
-@require_GET
-@login_required
-@organization_required
-def home(request: ConsoleRequest) -> HttpResponse:
-    organization = request.organization
-    context = {
-        "member_count": organization.memberships.count(),
-        "active_key_count": api_key_list(organization=organization)
-        .filter(revoked_at__isnull=True)
-        .count(),
-        "test_url": request.build_absolute_uri("/v2/test"),
-    }
-    return render(request, "console/home.html", context)
-
-
-@require_POST
-@login_required
-def organization_switch(request: HttpRequest) -> HttpResponse:
-    organization = membership.organization_switch(request, request.POST.get("organization", ""))
-    if organization is None:
-        raise Http404("No such organization.")
-    messages.success(request, f"Switched to {organization.name}.")
-    # Home, not the page the switch came from: that page may show the previous
-    # organization's objects.
-    return redirect("console:home")
 
 
 def _render_api_keys(
@@ -56,7 +25,7 @@ def _render_api_keys(
         "form": form,
         "created": created,
     }
-    return render(request, _page(request, "console/api_keys.html", "panel"), context)
+    return render_page(request, "console/api_keys.html", context, partial="panel")
 
 
 @require_GET
