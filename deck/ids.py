@@ -59,3 +59,11 @@ def new_run_id() -> str:
 
 def new_session_id() -> str:
     return new_id("sess")
+
+
+def new_event_destination_id() -> str:
+    return new_id("evtd")
+
+
+def new_event_delivery_id() -> str:
+    return new_id("edlv")

@@ -286,3 +286,28 @@ DECK_PUBLISH_RETRY_POLICY = {
     "interval_max": 1,
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# Events and destinations.
+# Events older than this are deleted (their delivery log with them) by an hourly beat job.
+DECK_EVENT_RETENTION_DAYS = env_int("DECK_EVENT_RETENTION_DAYS", 30, minimum=1)
+# A webhook that has not answered within this long has failed that attempt (the contract
+# says 5 s); the same bound applies to connecting and publishing to RabbitMQ.
+DECK_WEBHOOK_TIMEOUT_SECONDS: float = env_int("DECK_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Destinations that resolve to loopback, private, link-local or metadata addresses are refused
+# at connect time in production (SSRF); development allows them so local receivers work.
+DECK_DESTINATIONS_ALLOW_PRIVATE = env_bool("DECK_DESTINATIONS_ALLOW_PRIVATE", not PRODUCTION)
+# The delivery job runs this often; each run fans new events out and sends what is due.
+DECK_EVENT_DELIVERY_INTERVAL_SECONDS = env_int("DECK_EVENT_DELIVERY_INTERVAL_SECONDS", 2, minimum=1)
+# Deliveries claimed per round, and how many of them are sent at once.
+DECK_EVENT_DELIVERY_BATCH = env_int("DECK_EVENT_DELIVERY_BATCH", 64, minimum=1)
+DECK_EVENT_DELIVERY_CONCURRENCY = env_int("DECK_EVENT_DELIVERY_CONCURRENCY", 16, minimum=1)
+CELERY_BEAT_SCHEDULE["deliver-events"] = {
+    "task": "deck.events.jobs.deliver_events",
+    "schedule": timedelta(seconds=DECK_EVENT_DELIVERY_INTERVAL_SECONDS),
+    # Ticks queued while no worker was up are worthless once the next one is due.
+    "options": {"expires": DECK_EVENT_DELIVERY_INTERVAL_SECONDS * 5},
+}
+CELERY_BEAT_SCHEDULE["prune-events"] = {
+    "task": "deck.events.jobs.prune_events",
+    "schedule": timedelta(hours=1),
+}
