@@ -294,17 +294,26 @@ def _complete(run: TaskRun, output: Any) -> None:
     _session_release(moved)
 
 
-def _fail(run: TaskRun, error: dict[str, str]) -> None:
+def _fail(
+    run: TaskRun,
+    error: dict[str, str],
+    *,
+    from_statuses: tuple[str, ...] = (S.RUNNING, S.CANCELING),
+    **fields: Any,
+) -> bool:
+    """Fail the run if it is still in ``from_statuses``, and free its session."""
     moved = run_transition(
         run.id,
-        from_statuses=[S.RUNNING, S.CANCELING],
+        from_statuses=from_statuses,
         to=S.FAILED,
         result=TaskRun.Result.FAILURE,
         errors=[*run.errors, error],
         **_finished_fields(run),
+        **fields,
     )
     if moved is not None:
         _session_release(moved)
+    return moved is not None
 
 
 def _finish_canceled(run: TaskRun) -> None:
@@ -342,16 +351,7 @@ def runs_sweep() -> dict[str, int]:
     ).filter(Q(started_at__isnull=False))
     for run in overdue:
         error = _error("task", "timeout", "The run exceeded settings.timeout_seconds.")
-        if run_transition(
-            run.id,
-            from_statuses=[run.status],
-            to=S.FAILED,
-            result=TaskRun.Result.FAILURE,
-            errors=[*run.errors, error],
-            **_finished_fields(run),
-        ):
-            counts["timed_out"] += 1
-            _session_release(run)
+        counts["timed_out"] += _fail(run, error, from_statuses=(run.status,))
 
     lost_before = now - timedelta(seconds=settings.DECK_RUN_LOST_AFTER_SECONDS)
     for run in TaskRun.objects.filter(
@@ -379,16 +379,7 @@ def runs_sweep() -> dict[str, int]:
                 "worker_lost",
                 f"The worker running this task stopped {run.attempts} times; giving up.",
             )
-            if run_transition(
-                run.id,
-                from_statuses=[S.RUNNING],
-                to=S.FAILED,
-                result=TaskRun.Result.FAILURE,
-                errors=[*run.errors, error],
-                **_finished_fields(run),
-            ):
-                counts["lost"] += 1
-                _session_release(run)
+            counts["lost"] += _fail(run, error, from_statuses=(S.RUNNING,))
 
     for run in TaskRun.objects.filter(
         status=S.INTERACTION_REQUIRED, interaction_expires_at__lt=now
@@ -396,17 +387,9 @@ def runs_sweep() -> dict[str, int]:
         error = _error(
             "interaction", "interaction_timeout", "Nobody answered the interaction in time."
         )
-        if run_transition(
-            run.id,
-            from_statuses=[S.INTERACTION_REQUIRED],
-            to=S.FAILED,
-            result=TaskRun.Result.FAILURE,
-            errors=[*run.errors, error],
-            interaction=None,
-            **_finished_fields(run),
-        ):
-            counts["expired"] += 1
-            _session_release(run)
+        counts["expired"] += _fail(
+            run, error, from_statuses=(S.INTERACTION_REQUIRED,), interaction=None
+        )
 
     # The outbox: queued runs whose publish failed, or whose message was lost.
     unpublished = Q(dispatched_at__isnull=True, updated_at__lt=now - timedelta(seconds=2))
