@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from deck.errors import DeckError, InvalidInputs
+from deck.events.models import EVENT_TYPES
 from tasks.models import Agent, Credential, Source
 
 
@@ -385,3 +386,112 @@ class TaskForm(ConsoleForm):
             "deduplication": data["deduplication"],
             "deduplication_schema": data["deduplication_schema"],
         }
+
+
+# -- event destinations ------------------------------------------------------------------
+
+HEADER_ROWS = 5
+
+
+class EventDestinationForm(ConsoleForm):
+    """Create a webhook or a RabbitMQ destination. Header values and the server URL are
+    secrets: they go to the vault and never come back in a page."""
+
+    error_fields = {
+        "type": "type",
+        "events": "events",
+        "url": "url",
+        "custom_headers": "header_name_0",
+        "server_url": "server_url",
+        "exchange": "exchange",
+    }
+
+    type = forms.ChoiceField(
+        choices=[("webhook", "Webhook (HTTPS POST)"), ("rabbitmq", "RabbitMQ exchange")],
+        widget=forms.RadioSelect,
+        initial="webhook",
+    )
+    all_events = forms.BooleanField(
+        label="All events", required=False, help_text="Including event types added later."
+    )
+    events = forms.MultipleChoiceField(
+        label="Events",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        required=False,
+        widget=forms.URLInput(attrs={"autocomplete": "off", "placeholder": "https://"}),
+    )
+    server_url = forms.CharField(
+        label="Server URL",
+        max_length=2000,
+        required=False,
+        widget=_secret_input(placeholder="amqps://user:password@host:5671/vhost"),
+        help_text="Stored in the vault; only a masked form is shown afterwards.",
+    )
+    exchange = forms.CharField(max_length=255, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.MultipleChoiceField, self.fields["events"]).choices = [
+            (event_type, event_type) for event_type in EVENT_TYPES
+        ]
+        for index in range(HEADER_ROWS):
+            self.fields[f"header_name_{index}"] = forms.CharField(
+                label=f"Header {index + 1} name",
+                max_length=128,
+                required=False,
+                widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "name"}),
+            )
+            self.fields[f"header_value_{index}"] = forms.CharField(
+                label=f"Header {index + 1} value",
+                max_length=4096,
+                required=False,
+                widget=_secret_input(placeholder="value"),
+            )
+
+    @property
+    def header_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [
+            (self[f"header_name_{index}"], self[f"header_value_{index}"])
+            for index in range(HEADER_ROWS)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("all_events"):
+            cleaned["event_types"] = ["*"]
+        elif cleaned.get("events"):
+            cleaned["event_types"] = list(cleaned["events"])
+        else:
+            self.add_error("events", "Choose at least one event, or all events.")
+        headers: dict[str, str] = {}
+        for index in range(HEADER_ROWS):
+            name = (cleaned.get(f"header_name_{index}") or "").strip()
+            value = cleaned.get(f"header_value_{index}") or ""
+            if not name and value:
+                self.add_error(f"header_name_{index}", "Give this header a name.")
+            elif name:
+                headers[name] = value
+        cleaned["custom_headers"] = headers
+        if cleaned.get("type") == "webhook" and not (cleaned.get("url") or "").strip():
+            self.add_error("url", "A webhook needs a URL.")
+        if cleaned.get("type") == "rabbitmq":
+            if not (cleaned.get("server_url") or "").strip():
+                self.add_error("server_url", "A RabbitMQ destination needs a server URL.")
+            if not (cleaned.get("exchange") or "").strip():
+                self.add_error("exchange", "A RabbitMQ destination needs an exchange.")
+        return cleaned
+
+
+class RedeliverFailedForm(ConsoleForm):
+    error_fields = {"since": "since"}
+
+    since = forms.DateTimeField(
+        label="Failed deliveries of events since",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )

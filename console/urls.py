@@ -4,7 +4,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from console.forms import LoginForm
-from console.views import agents, api_keys, credentials, frame, runs, sessions, sources, tasks
+from console.views import (
+    agents,
+    api_keys,
+    credentials,
+    events,
+    frame,
+    runs,
+    sessions,
+    sources,
+    tasks,
+)
 
 app_name = "console"
 
@@ -62,6 +72,50 @@ urlpatterns = [
     path("sources/create/", sources.sources_create, name="sources_create"),
     path("sources/<str:source_id>/edit/", sources.sources_edit, name="sources_edit"),
     path("sources/<str:source_id>/update/", sources.sources_update, name="sources_update"),
+    # Events & destinations
+    path("events/", events.events, name="events"),
+    path("events/destinations/", events.events_destinations, name="events_destinations"),
+    path(
+        "events/destinations/create/",
+        events.events_destinations_create,
+        name="events_destinations_create",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/",
+        events.events_destinations_detail,
+        name="events_destinations_detail",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/rotate-secret/",
+        events.events_destinations_rotate,
+        name="events_destinations_rotate",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/test/",
+        events.events_destinations_test,
+        name="events_destinations_test",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/status/",
+        events.events_destinations_status,
+        name="events_destinations_status",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/delete/",
+        events.events_destinations_delete,
+        name="events_destinations_delete",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/redeliver/",
+        events.events_destinations_redeliver,
+        name="events_destinations_redeliver",
+    ),
+    path(
+        "events/destinations/<str:destination_id>/deliveries/<str:delivery_id>/redeliver/",
+        events.events_destinations_redeliver_one,
+        name="events_destinations_redeliver_one",
+    ),
+    path("events/<str:event_id>/", events.events_detail, name="events_detail"),
     # API keys
     path("api-keys/", api_keys.api_keys, name="api_keys"),
     path("api-keys/create/", api_keys.api_keys_create, name="api_keys_create"),
