@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
@@ -14,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.membership import ConsoleRequest
-from deck.errors import NotFound
+from deck.errors import DeckError, NotFound
 
 T = TypeVar("T")
 PAGE_SIZE = 25
@@ -45,6 +46,18 @@ def get_or_404(selector: Callable[..., T], **kwargs: Any) -> T:
         return selector(**kwargs)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+
+
+def act(request: ConsoleRequest, action: Callable[[], T], *, success: str) -> T | None:
+    """Run a console button's service call: a refusal (``DeckError``) becomes an error
+    message and None, success the ``success`` message and the call's result."""
+    try:
+        result = action()
+    except DeckError as error:
+        messages.error(request, error.message)
+        return None
+    messages.success(request, success)
+    return result
 
 
 def redirect_after_post(request: ConsoleRequest, url: str) -> HttpResponse:

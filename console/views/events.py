@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.forms import EventDestinationForm, RedeliverFailedForm
 from console.membership import ConsoleRequest, organization_required
-from console.shortcuts import get_or_404, paginate, redirect_after_post, render_page
+from console.shortcuts import act, get_or_404, paginate, redirect_after_post, render_page
 from deck.events import selectors, services
 from deck.events.errors import DeckError
 from deck.events.models import (
@@ -185,14 +185,13 @@ def events_destinations_rotate(request: ConsoleRequest, destination_id: str) -> 
 @organization_required
 def events_destinations_test(request: ConsoleRequest, destination_id: str) -> HttpResponse:
     destination = _destination(request, destination_id)
-    try:
-        services.event_destination_test(
+    act(
+        request,
+        lambda: services.event_destination_test(
             organization=request.organization, destination_id=destination.id
-        )
-    except DeckError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Test event queued; it appears in the delivery log below.")
+        ),
+        success="Test event queued; it appears in the delivery log below.",
+    )
     return _back(request, destination)
 
 
@@ -205,17 +204,16 @@ def events_destinations_status(request: ConsoleRequest, destination_id: str) -> 
     if status not in EventDestination.Status.values:
         messages.error(request, "Choose active or inactive.")
         return _back(request, destination)
-    try:
-        destination = services.event_destination_update(
+    done = "reactivated" if status == EventDestination.Status.ACTIVE else "deactivated"
+    act(
+        request,
+        lambda: services.event_destination_update(
             organization=request.organization,
             destination_id=destination.id,
             changes={"status": status},
-        )
-    except DeckError as error:
-        messages.error(request, error.message)
-    else:
-        done = "reactivated" if status == EventDestination.Status.ACTIVE else "deactivated"
-        messages.success(request, f"Destination {done}.")
+        ),
+        success=f"Destination {done}.",
+    )
     return _back(request, destination)
 
 
@@ -270,14 +268,13 @@ def events_destinations_redeliver_one(
         destination_id=destination.id,
         delivery_id=delivery_id,
     )
-    try:
-        services.event_delivery_redeliver(
+    act(
+        request,
+        lambda: services.event_delivery_redeliver(
             organization=request.organization,
             destination_id=destination.id,
             delivery_id=delivery.id,
-        )
-    except DeckError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Delivery queued again.")
+        ),
+        success="Delivery queued again.",
+    )
     return _back(request, destination)

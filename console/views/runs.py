@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from console.membership import ConsoleRequest, organization_required
 from console.schema_forms import InteractionForm
-from console.shortcuts import get_or_404, paginate, redirect_after_post, render_page
+from console.shortcuts import act, get_or_404, paginate, redirect_after_post, render_page
 from tasks import runs as lifecycle
 from tasks import selectors
 from tasks.errors import DeckError, InvalidInputs
@@ -196,12 +196,11 @@ def runs_answer(request: ConsoleRequest, run_id: str) -> HttpResponse:
 @organization_required
 def runs_approve(request: ConsoleRequest, run_id: str) -> HttpResponse:
     run = _run(request, run_id)
-    try:
-        lifecycle.run_approve(organization=request.organization, run_id=run.id)
-    except DeckError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Approved: the run is completed.")
+    act(
+        request,
+        lambda: lifecycle.run_approve(organization=request.organization, run_id=run.id),
+        success="Approved: the run is completed.",
+    )
     return _back_to(request, run)
 
 
@@ -211,10 +210,11 @@ def runs_approve(request: ConsoleRequest, run_id: str) -> HttpResponse:
 def runs_reject(request: ConsoleRequest, run_id: str) -> HttpResponse:
     run = _run(request, run_id)
     reason = request.POST.get("reason", "").strip()[:2000]
-    try:
-        lifecycle.run_reject(organization=request.organization, run_id=run.id, reason=reason)
-    except DeckError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Rejected: the run failed review.")
+    act(
+        request,
+        lambda: lifecycle.run_reject(
+            organization=request.organization, run_id=run.id, reason=reason
+        ),
+        success="Rejected: the run failed review.",
+    )
     return _back_to(request, run)
