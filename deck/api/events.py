@@ -6,7 +6,8 @@ from typing import Any, Literal
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
+from deck.api.deletion import Deleted, deleted
+from deck.api.pagination import DEFAULT_LIMIT, Page, paginate
 from deck.api.requests import ApiRequest
 from deck.events import selectors, services
 from deck.events.errors import InvalidInput

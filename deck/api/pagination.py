@@ -58,13 +58,3 @@ def paginate(queryset: QuerySet[M], *, limit: int, cursor: str | None) -> dict[s
         "has_more": has_more,
         "next_cursor": encode_cursor(last.created_at, last.pk) if has_more and last else None,  # type: ignore[attr-defined]
     }
-
-
-class Deleted(Schema):
-    id: str
-    object: str
-    deleted: bool
-
-
-def deleted(object_name: str, object_id: str) -> dict[str, Any]:
-    return {"id": object_id, "object": object_name, "deleted": True}

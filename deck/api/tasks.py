@@ -4,7 +4,8 @@ from typing import Any, Literal
 
 from ninja import Router, Status
 
-from deck.api.pagination import DEFAULT_LIMIT, Deleted, Page, deleted, paginate
+from deck.api.deletion import Deleted, deleted
+from deck.api.pagination import DEFAULT_LIMIT, Page, paginate
 from deck.api.requests import ApiRequest
 from tasks import runs, selectors, services
 from tasks.models import Task
