@@ -29,9 +29,9 @@ from tasks.agent.runtime import (
 )
 from tasks.models import Credential, RunStep, Session, TaskRun
 from tasks.runs import (
-    _session_release,
     run_dispatch,
     run_transition,
+    session_release,
     session_transition,
     sessions_end_idle,
     task_record_success,
@@ -291,7 +291,7 @@ def _complete(run: TaskRun, output: Any) -> None:
         return
     if to == S.COMPLETED:
         task_record_success(task_id=run.task_id)
-    _session_release(moved)
+    session_release(moved)
 
 
 def _fail(
@@ -312,7 +312,7 @@ def _fail(
         **fields,
     )
     if moved is not None:
-        _session_release(moved)
+        session_release(moved)
     return moved is not None
 
 
@@ -321,7 +321,7 @@ def _finish_canceled(run: TaskRun) -> None:
         run.id, from_statuses=[S.CANCELING, S.RUNNING], to=S.CANCELED, **_finished_fields(run)
     )
     if moved is not None:
-        _session_release(moved)
+        session_release(moved)
 
 
 def _pause(run: TaskRun, interaction: dict[str, Any]) -> None:
@@ -361,7 +361,7 @@ def runs_sweep() -> dict[str, int]:
             if run_transition(
                 run.id, from_statuses=[S.CANCELING], to=S.CANCELED, **_finished_fields(run)
             ):
-                _session_release(run)
+                session_release(run)
         elif run.attempts < settings.DECK_RUN_MAX_ATTEMPTS:
             if run_transition(
                 run.id,

@@ -30,8 +30,8 @@ from tasks.errors import (
     StateConflict,
     StorageConfigIncomplete,
 )
-from tasks.models import Credential, Session, Source, Task, TaskRun
-from tasks.schemas import run_event_data, session_representation
+from tasks.models import STAGE_SUCCESSES_REQUIRED, Credential, Session, Source, Task, TaskRun
+from tasks.schemas import run_event_data, session_representation, task_representation
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def run_cancel(*, organization: Organization, run_id: str) -> TaskRun:
             return run
         raise StateConflict(f"The run is {run.status}; only unfinished runs can be canceled.")
     if moved.status == S.CANCELED:
-        _session_release(moved)
+        session_release(moved)
     return moved
 
 
@@ -368,9 +368,6 @@ def run_reject(*, organization: Organization, run_id: str, reason: str = "") -> 
 def task_record_success(*, task_id: str) -> None:
     """Atomic under the task's row lock, so concurrent successes are all counted and a
     stage is crossed exactly once."""
-    from tasks.models import STAGE_SUCCESSES_REQUIRED
-    from tasks.schemas import task_representation
-
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(pk=task_id).first()
         if task is None:
@@ -394,7 +391,7 @@ def task_record_success(*, task_id: str) -> None:
 # -- sessions -----------------------------------------------------------------------------
 
 
-def _session_release(run: TaskRun) -> None:
+def session_release(run: TaskRun) -> None:
     """After a run stops working on its session, the session waits idle for the next one."""
     if run.session_id:
         session_transition(
