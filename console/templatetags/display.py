@@ -64,3 +64,18 @@ def duration(milliseconds: int | None) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
+
+
+@register.filter
+def choices(options: Any, attribute: str = "name") -> list[tuple[Any, Any]]:
+    """Options for a filter select: (value, label) pairs as they are, plain strings as
+    themselves, model objects as (pk, the named attribute)."""
+    pairs: list[tuple[Any, Any]] = []
+    for option in options:
+        if isinstance(option, tuple | list):
+            pairs.append((option[0], option[1]))
+        elif isinstance(option, str):
+            pairs.append((option, option))
+        else:
+            pairs.append((option.pk, getattr(option, attribute)))
+    return pairs

@@ -164,3 +164,17 @@ def test_navigation_links_every_built_section(member: Client, world: World) -> N
     for name in ("agents", "tasks", "runs", "sessions", "credentials", "sources"):
         assert f'href="{reverse(f"console:{name}")}"' in content
     assert 'aria-disabled="true" title="Coming soon">Entities <span' in content
+
+
+def test_filter_selects_keep_the_chosen_values(org, owner):
+    from django.test import Client
+
+    from tests.api.factories import make_agent
+
+    agent = make_agent(org, "Chosen agent")
+    client = Client()
+    client.force_login(owner)
+    html = client.get(f"/tasks/?status=live&agent={agent.id}").content.decode()
+    assert 'value="live" selected' in html
+    assert f'value="{agent.id}" selected' in html
+    assert "All agents" in html
