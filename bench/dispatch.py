@@ -37,7 +37,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -52,11 +51,13 @@ from api import (
     RATE_LIMIT,
     create_api_key,
     database_name,
+    deck_env,
     free_port,
     fresh_database,
     gunicorn,
     load_average,
     manage,
+    on_sigterm,
     process_cpu_seconds,
     process_tree,
     wait_ready,
@@ -729,31 +730,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
     var_dir = Path(tempfile.mkdtemp(prefix="deck-bench-dispatch-"))
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "deck.settings",
-        "DATABASE_URL": args.database_url,
-        "CELERY_BROKER_URL": args.broker_url,
-        "DECK_VAR_DIR": str(var_dir),
-        "DECK_ENVIRONMENT": "development",
-        "DECK_DEBUG": "false",
-        "DECK_AGENT_PLANNER": PLANNER,
-        "DECK_RATE_LIMIT_REQUESTS": RATE_LIMIT,
-        "DECK_SESSION_LIMIT": str(args.backlog * 10),
-        "DECK_LOG_LEVEL": "WARNING",
-        # The worker imports the planner as bench.dispatch, which imports its sibling api.
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH")])
+        **deck_env(
+            args.database_url,
+            var_dir,
+            CELERY_BROKER_URL=args.broker_url,
+            DECK_AGENT_PLANNER=PLANNER,
+            DECK_RATE_LIMIT_REQUESTS=RATE_LIMIT,
+            DECK_SESSION_LIMIT=str(args.backlog * 10),
+            # The worker imports the planner as bench.dispatch, which imports its sibling api.
+            PYTHONPATH=os.pathsep.join(
+                filter(None, [str(ROOT), str(ROOT / "bench"), os.environ.get("PYTHONPATH")])
+            ),
         ),
-        "PYTHONUNBUFFERED": "1",
     }
     # This process uses the same settings for the control commands and for phase (c), where
     # it plays the worker and so imports the planner as bench.dispatch too.

@@ -36,11 +36,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 # The sibling bench: this file runs as a script, so its directory is on sys.path.
-from api import CLOCK_TICKS, database_name, fresh_database, load_average, manage
+from api import (
+    CLOCK_TICKS,
+    database_name,
+    deck_env,
+    fresh_database,
+    load_average,
+    manage,
+    on_sigterm,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/deck_bench_events"
@@ -343,24 +350,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, on_sigterm)
     var_dir = Path(tempfile.mkdtemp(prefix="deck-bench-events-"))
-    env = {
-        "DJANGO_SETTINGS_MODULE": "deck.settings",
-        "DATABASE_URL": args.database_url,
-        "DECK_VAR_DIR": str(var_dir),
-        "DECK_ENVIRONMENT": "development",
-        "DECK_DESTINATIONS_ALLOW_PRIVATE": "true",
-        "DECK_EVENT_DELIVERY_BATCH": str(args.batch),
-        "DECK_EVENT_DELIVERY_CONCURRENCY": str(args.concurrency),
-        "DECK_LOG_LEVEL": "WARNING",
-    }
+    env = deck_env(
+        args.database_url,
+        var_dir,
+        DECK_DESTINATIONS_ALLOW_PRIVATE="true",
+        DECK_EVENT_DELIVERY_BATCH=str(args.batch),
+        DECK_EVENT_DELIVERY_CONCURRENCY=str(args.concurrency),
+    )
     received: Synchronized[int] = FORK.Value("q", 0)
     sample = FORK.Queue()
     ready = FORK.Event()
