@@ -213,6 +213,11 @@ def _context(run: TaskRun) -> RunContext:
         answers=answers,
         credential_secret=credential_secret,
         secrets=secrets,
+        source_id=run.source_id,
+        agent_id=run.agent_id,
+        agent_planner=run.agent.planner,
+        task_status=task.status,
+        storage_settings=task.storage,
     )
 
 
@@ -224,9 +229,9 @@ def run_execute(run_id: str) -> str:
         return BUSY
     if not isinstance(claimed, TaskRun):
         return "skipped"
-    run = TaskRun.objects.select_related("task", "source", "credential", "organization").get(
-        pk=claimed.pk
-    )
+    run = TaskRun.objects.select_related(
+        "task", "source", "credential", "organization", "agent"
+    ).get(pk=claimed.pk)
     with Heartbeat(run.id):
         context = _context(run)
         try:

@@ -18,8 +18,21 @@ STAGE_SUCCESSES_REQUIRED = 3  # seed 001: a task graduates after 3 successful ru
 class Agent(Timestamped):
     id = models.CharField(primary_key=True, max_length=80, default=new_agent_id, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="agents")
+
+    class Planner(models.TextChoices):
+        HEURISTIC = "heuristic"  # built in: generic rules, no model, no per-site code
+        LLM = "llm"  # any OpenAI-compatible chat-completions endpoint with tool calling
+
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # How the agent explores while a task is learning; in test and live the learned playbook
+    # replays first and falls back to this planner when a step no longer fits.
+    planner = models.CharField(max_length=16, choices=Planner.choices, default=Planner.HEURISTIC)
+    # For the llm planner; empty fields fall back to the DECK_LLM_* settings. The key lives
+    # in the vault (purpose "agent.llm_api_key").
+    llm_base_url = models.URLField(max_length=2000, blank=True)
+    llm_model = models.CharField(max_length=200, blank=True)
+    llm_api_key_token = models.CharField(max_length=80, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-created_at"], name="agent_org_created")]

@@ -74,6 +74,29 @@ class RunContext:
     credential_secret: Callable[[str], str | None] = lambda name: None
     # Every secret revealed for this run; the lifecycle masks them out of what it stores.
     secrets: set[str] = field(default_factory=set)
+    source_id: str = ""
+    agent_id: str = ""
+    # "heuristic" or "llm": how the agent explores (tasks.models.Agent.Planner).
+    agent_planner: str = "heuristic"
+    # learning | test | live: in test and live a learned playbook replays first.
+    task_status: str = "learning"
+    storage_settings: Mapping[str, Any] = field(default_factory=dict)
+    # The entities the run is scoped to (entity_ids), as {id, type, external_id, name,
+    # attributes}; empty means the whole login.
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    # Attachment file inputs by input field name: {storage_id, file_name, content_type, path}
+    # with ``path`` a local file the worker made for this run (removed when it ends).
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Hands a captured file to storage: (file_name=, content_type=, data=) → the storage
+    # summary, or None when deduplication dropped it.
+    capture: Callable[..., dict[str, Any] | None] = lambda **kwargs: None
+    # Records what the login showed (accounts, meters, reservations …) as entities:
+    # [{type, external_id, name, attributes}] → the same with ``id`` added.
+    record_entities: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda found: found
+    # The source accepted the credential: marks it verified (once) with its event.
+    login_verified: Callable[[], None] = lambda: None
+    # {base_url, model, api_key} for the llm planner, revealed only when called.
+    llm_settings: Callable[[], dict[str, str]] = lambda: {}
     _asked: int = 0
 
     def ask(self, *, type: str, message: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
