@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
 
 from deck.events.models import Event
 from deck.models import Organization
@@ -137,4 +141,123 @@ def run_event_list(*, organization: Organization, run_id: str) -> QuerySet[Event
     """The events about one run (their ``data.id`` is the run's id), oldest first."""
     return Event.objects.filter(organization=organization, data__id=run_id).order_by(
         "created_at", "id"
+    )
+
+
+# -- dashboard aggregations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunVolume:
+    """Runs created per time bucket, split by status: ``counts[bucket][status]``."""
+
+    buckets: list[datetime]
+    counts: dict[datetime, dict[str, int]]
+
+
+def run_volume(
+    *, organization: Organization, since: datetime, until: datetime, unit: str
+) -> RunVolume:
+    """Runs created in [since, until) per ``unit`` ("hour" or "day"), by status: one grouped
+    query on the (organization, created_at) index, empty buckets filled in here."""
+    trunc = {"hour": TruncHour, "day": TruncDay}[unit]
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    rows = (
+        TaskRun.objects.filter(organization=organization, created_at__gte=since, created_at__lt=until)
+        .annotate(bucket=trunc("created_at"))
+        .values("bucket", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    start = since.replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        start = start.replace(hour=0)
+    buckets = []
+    cursor = start
+    while cursor < until:
+        buckets.append(cursor)
+        cursor += step
+    counts: dict[datetime, dict[str, int]] = {bucket: {} for bucket in buckets}
+    for row in rows:
+        per_status = counts.setdefault(row["bucket"], {})
+        per_status[row["status"]] = per_status.get(row["status"], 0) + row["count"]
+    return RunVolume(buckets=buckets, counts=counts)
+
+
+@dataclass(frozen=True)
+class TaskSuccess:
+    task_id: str
+    name: str
+    succeeded: int
+    finished: int
+
+    @property
+    def rate(self) -> float:
+        return self.succeeded / self.finished if self.finished else 0.0
+
+
+def task_success_rates(
+    *, organization: Organization, since: datetime, limit: int = 10
+) -> list[TaskSuccess]:
+    """Per task, finished runs since ``since`` and how many of them succeeded; the tasks with
+    the most finished runs first. One grouped query."""
+    rows = (
+        TaskRun.objects.filter(
+            organization=organization, created_at__gte=since, status__in=TaskRun.TERMINAL
+        )
+        .values("task_id", "task__name")
+        .annotate(
+            finished=Count("id"),
+            succeeded=Count("id", filter=Q(result=TaskRun.Result.SUCCESS)),
+        )
+        .order_by("-finished", "task__name")[:limit]
+    )
+    return [
+        TaskSuccess(
+            task_id=row["task_id"],
+            name=row["task__name"],
+            succeeded=row["succeeded"],
+            finished=row["finished"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    queued: int
+    waiting_for_interaction: int
+    waiting_for_review: int
+    running: int
+    oldest_queued_at: datetime | None
+
+
+def run_queue_depth(*, organization: Organization) -> QueueDepth:
+    """What is waiting now: one grouped count over the unfinished statuses plus the oldest
+    queued run."""
+    unfinished = TaskRun.objects.filter(organization=organization).exclude(
+        status__in=TaskRun.TERMINAL
+    )
+    counts = dict(
+        unfinished.values("status").annotate(count=Count("id")).values_list("status", "count")
+    )
+    oldest = (
+        unfinished.filter(status=TaskRun.Status.QUEUED)
+        .aggregate(oldest=Min("created_at"))
+        .get("oldest")
+    )
+    return QueueDepth(
+        queued=counts.get(TaskRun.Status.QUEUED, 0),
+        waiting_for_interaction=counts.get(TaskRun.Status.INTERACTION_REQUIRED, 0),
+        waiting_for_review=counts.get(TaskRun.Status.REVIEW_REQUIRED, 0),
+        running=counts.get(TaskRun.Status.RUNNING, 0) + counts.get(TaskRun.Status.CANCELING, 0),
+        oldest_queued_at=oldest,
+    )
+
+
+def run_recent_failures(*, organization: Organization, limit: int = 8) -> list[TaskRun]:
+    return list(
+        TaskRun.objects.filter(organization=organization, status=TaskRun.Status.FAILED)
+        .select_related("task")
+        .order_by("-created_at")[:limit]
     )
