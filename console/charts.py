@@ -45,7 +45,8 @@ MAX_X_LABELS = 8
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 × 10ⁿ at or above ``value`` (an axis maximum that reads well)."""
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value``: an axis top
+    that reads well."""
     if value <= 1:
         return 1
     magnitude = 10 ** math.floor(math.log10(value))
@@ -137,7 +138,7 @@ def stacked_bars(volume: RunVolume, *, unit: str) -> StackedBars:
     bars = []
     for index, bucket in enumerate(volume.buckets):
         counts = volume.counts.get(bucket, {})
-        y = TOP + PLOT_HEIGHT
+        y: float = TOP + PLOT_HEIGHT
         segments = []
         for status in STATUS_ORDER:
             count = counts.get(status, 0)

@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 
 from deck.errors import DeckError, InvalidInputs
 from deck.events.models import EVENT_TYPES
-from tasks.models import Agent, Credential, Source
+from tasks import definitions
+from tasks.drafting import TaskDraft
+from tasks.models import Agent, Credential, Source, Task
 
 
 class LoginForm(AuthenticationForm):
@@ -306,6 +308,22 @@ DEFAULT_OUTPUT_SCHEMA = {
 }
 
 
+class TaskDescribeForm(ConsoleForm):
+    description = forms.CharField(
+        label="Describe the job",
+        max_length=4000,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "e.g. Get my last three electricity bills with amount and due "
+                "date, and download the PDFs",
+            }
+        ),
+        help_text="In plain words: what to fetch or do, which fields you want back, how many, "
+        "and whether to keep the files. You review the draft before anything is saved.",
+    )
+
+
 class TaskForm(ConsoleForm):
     error_fields = {
         "name": "name",
@@ -325,7 +343,7 @@ class TaskForm(ConsoleForm):
     prompt = forms.CharField(
         max_length=20_000,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 5}),
+        widget=forms.Textarea(attrs={"rows": 6}),
         help_text="What the agent should do, in plain words. The input is given to it as well.",
     )
     input_schema = JsonObjectField(
@@ -368,13 +386,81 @@ class TaskForm(ConsoleForm):
         help_text="Finished runs wait for a person to approve or reject the result.",
     )
 
-    def __init__(self, *args: Any, agents: list[Agent], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        agents: list[Agent],
+        task: Task | None = None,
+        validate_url: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.task = task
+        if task is not None:
+            kwargs.setdefault("initial", self.initial_for(task))
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["agent"]).choices = [("", "Choose an agent…")] + [
             (agent.id, agent.name) for agent in agents
         ]
         for name in ("extraction_schema", "deduplication_schema"):
             self.fields[name].widget.attrs["rows"] = 5
+        if validate_url:
+            # Live validation: each JSON editor asks the server to run the task definition
+            # checks on the whole form as the user types; the verdict replaces its status line.
+            for name in self.JSON_FIELDS:
+                self.fields[name].widget.attrs.update(
+                    {
+                        "hx-post": validate_url,
+                        "hx-trigger": "input changed delay:600ms",
+                        "hx-target": f"#id_{name}_check",
+                        "hx-swap": "outerHTML",
+                        "hx-include": "closest form",
+                        "hx-vals": json.dumps({"check": name}),
+                        "hx-sync": "this:replace",
+                    }
+                )
+
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = (
+        "input_schema",
+        "output_schema",
+        "extraction_schema",
+        "deduplication_schema",
+    )
+
+    @staticmethod
+    def initial_for(task: Task) -> dict[str, Any]:
+        storage = task.storage
+        return {
+            "name": task.name,
+            "agent": task.agent_id,
+            "prompt": task.prompt,
+            "input_schema": task.input_schema,
+            "output_schema": task.output_schema,
+            "storage_enabled": storage.get("enabled", False),
+            "extraction": storage.get("extraction", False),
+            "extraction_schema": storage.get("extraction_schema"),
+            "extraction_prompt": storage.get("extraction_prompt") or "",
+            "deduplication": storage.get("deduplication", False),
+            "deduplication_schema": storage.get("deduplication_schema"),
+            "timeout_seconds": task.timeout_seconds,
+            "review_required": task.review_required,
+        }
+
+    @staticmethod
+    def initial_from_draft(draft: TaskDraft, agent_id: str | None) -> dict[str, Any]:
+        storage = definitions.storage_normalize(draft.storage)
+        return {
+            "name": draft.name,
+            "agent": agent_id,
+            "prompt": draft.prompt,
+            "input_schema": draft.input_schema,
+            "output_schema": draft.output_schema,
+            "storage_enabled": storage["enabled"],
+            "extraction": storage["extraction"],
+            "extraction_schema": storage["extraction_schema"],
+            "extraction_prompt": storage["extraction_prompt"] or "",
+            "deduplication": storage["deduplication"],
+            "deduplication_schema": storage["deduplication_schema"],
+        }
 
     def storage(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -386,6 +472,47 @@ class TaskForm(ConsoleForm):
             "deduplication": data["deduplication"],
             "deduplication_schema": data["deduplication_schema"],
         }
+
+    def changes(self) -> dict[str, Any]:
+        """What ``task_update`` takes; schemas are sent whole (an edit replaces them)."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "agent_id": data["agent"],
+            "prompt": data["prompt"],
+            "input_schema": data["input_schema"],
+            "output_schema": data["output_schema"],
+            # Every storage key is given, so a cleared schema really clears.
+            "storage": self.storage(),
+            "settings": {
+                "timeout_seconds": data["timeout_seconds"],
+                "review_required": data["review_required"],
+            },
+        }
+
+    def check_definition(self, field: str) -> list[str]:
+        """The problems with ``field`` (a JSON editor): its own parse errors, else the first
+        task definition check that points at it. Other fields' problems are theirs to show."""
+        self.is_valid()
+        if field in self.errors:
+            return [str(error) for error in self.errors[field]]
+        data = self.cleaned_data
+        needed = ("input_schema", "output_schema", *self.JSON_FIELDS, "timeout_seconds")
+        if any(name in self.errors for name in needed):
+            return []
+        if data.get(field) is None:
+            return []
+        try:
+            definitions.task_definition_check(
+                input_schema=data["input_schema"],
+                output_schema=data["output_schema"],
+                storage=definitions.storage_normalize(self.storage()),
+                timeout_seconds=data["timeout_seconds"],
+            )
+        except DeckError as error:
+            if self.field_for(error.field) == field:
+                return [error.message]
+        return []
 
 
 # -- event destinations ------------------------------------------------------------------

@@ -163,7 +163,9 @@ def run_volume(
     trunc = {"hour": TruncHour, "day": TruncDay}[unit]
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     rows = (
-        TaskRun.objects.filter(organization=organization, created_at__gte=since, created_at__lt=until)
+        TaskRun.objects.filter(
+            organization=organization, created_at__gte=since, created_at__lt=until
+        )
         .annotate(bucket=trunc("created_at"))
         .values("bucket", "status")
         .annotate(count=Count("id"))

@@ -10,12 +10,14 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import retarget
 
-from console.forms import TaskForm
+from console.forms import TaskDescribeForm, TaskForm
 from console.membership import ConsoleRequest, organization_required
 from console.schema_forms import RunForm
-from console.shortcuts import get_or_404, paginate, redirect_after_post, render_page
-from tasks import runs, selectors, services
+from console.shortcuts import act, get_or_404, paginate, redirect_after_post, render_page
+from tasks import drafting, runs, selectors, services
+from tasks.drafting import TaskDraft
 from tasks.errors import DeckError
 from tasks.models import STAGE_SUCCESSES_REQUIRED, Agent, Task
 
@@ -53,26 +55,88 @@ def _agents(request: ConsoleRequest) -> list[Agent]:
     return list(selectors.agent_list(organization=request.organization).order_by("name"))
 
 
-def _render_form(request: ConsoleRequest, form: TaskForm, agents: list[Agent]) -> HttpResponse:
-    context = {"form": form, "has_agents": bool(agents)}
-    return render_page(request, "console/tasks_form.html", context, partial="form")
+def _task_form(
+    request: ConsoleRequest, data: Any = None, *, task: Task | None = None, **kwargs: Any
+) -> TaskForm:
+    return TaskForm(
+        data,
+        agents=_agents(request),
+        task=task,
+        validate_url=reverse("console:tasks_validate"),
+        **kwargs,
+    )
+
+
+def _render_form(
+    request: ConsoleRequest,
+    form: TaskForm,
+    *,
+    describe: TaskDescribeForm | None = None,
+    draft: TaskDraft | None = None,
+    partial: str = "form",
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "task": form.task,
+        "has_agents": len(form.fields["agent"].choices) > 1,  # type: ignore[attr-defined]
+        "describe": describe or TaskDescribeForm(),
+        "draft": draft,
+        "relearns": form.task is not None and form.task.status != Task.Status.LEARNING,
+    }
+    return render_page(request, "console/tasks_form.html", context, partial=partial)
 
 
 @require_GET
 @login_required
 @organization_required
 def tasks_new(request: ConsoleRequest) -> HttpResponse:
-    agents = _agents(request)
-    form = TaskForm(agents=agents, initial={"agent": request.GET.get("agent")})
-    return _render_form(request, form, agents)
+    form = _task_form(request, initial={"agent": request.GET.get("agent")})
+    return _render_form(request, form)
+
+
+@require_POST
+@login_required
+@organization_required
+def tasks_draft(request: ConsoleRequest) -> HttpResponse:
+    """Fill the create form from a description of the job; nothing is saved."""
+    describe = TaskDescribeForm(request.POST)
+    if not describe.is_valid():
+        response = _render_form(request, _task_form(request), describe=describe, partial="describe")
+        return retarget(response, "#describe-form") if request.htmx else response
+    agent_id = request.POST.get("agent") or None
+    draft = drafting.task_draft(
+        organization=request.organization,
+        description=describe.cleaned_data["description"],
+        agent_id=agent_id,
+    )
+    form = _task_form(request, initial=TaskForm.initial_from_draft(draft, agent_id))
+    # htmx swaps the create form below the description; without it the page comes back whole.
+    return _render_form(request, form, describe=describe, draft=draft)
+
+
+@require_POST
+@login_required
+@organization_required
+def tasks_validate(request: ConsoleRequest) -> HttpResponse:
+    """The verdict on one JSON editor, from the same definition checks as saving."""
+    field = request.POST.get("check", "")
+    if field not in TaskForm.JSON_FIELDS:
+        return HttpResponse("Unknown field.", status=400)
+    form = _task_form(request, request.POST)
+    text = request.POST.get(field, "").strip()
+    context = {
+        "field_id": f"id_{field}",
+        "problems": form.check_definition(field),
+        "empty": not text,
+    }
+    return render(request, "console/json_check.html", context)
 
 
 @require_POST
 @login_required
 @organization_required
 def tasks_create(request: ConsoleRequest) -> HttpResponse:
-    agents = _agents(request)
-    form = TaskForm(request.POST, agents=agents)
+    form = _task_form(request, request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -92,7 +156,60 @@ def tasks_create(request: ConsoleRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created the task {task.name}. It starts out learning.")
             return redirect_after_post(request, reverse("console:tasks_detail", args=[task.id]))
-    return _render_form(request, form, agents)
+    return _render_form(request, form)
+
+
+@require_GET
+@login_required
+@organization_required
+def tasks_edit(request: ConsoleRequest, task_id: str) -> HttpResponse:
+    task = _task(request, task_id)
+    return _render_form(request, _task_form(request, task=task))
+
+
+@require_POST
+@login_required
+@organization_required
+def tasks_update(request: ConsoleRequest, task_id: str) -> HttpResponse:
+    task = _task(request, task_id)
+    form = _task_form(request, request.POST, task=task)
+    if form.is_valid():
+        before = task.status
+        try:
+            task = services.task_update(
+                organization=request.organization, task_id=task.id, changes=form.changes()
+            )
+        except DeckError as error:
+            form.add_deck_error(error)
+        else:
+            if task.status != before:
+                messages.success(
+                    request, f"Saved {task.name}. The definition changed, so it is learning again."
+                )
+            else:
+                messages.success(request, f"Saved {task.name}.")
+            return redirect_after_post(request, reverse("console:tasks_detail", args=[task.id]))
+    return _render_form(request, form)
+
+
+@require_POST
+@login_required
+@organization_required
+def tasks_delete(request: ConsoleRequest, task_id: str) -> HttpResponse:
+    task = _task(request, task_id)
+    # Without JavaScript there is no hx-confirm dialog: the plain form asks on a page first.
+    if request.POST.get("confirm") != "yes":
+        run_count = selectors.run_list(
+            organization=request.organization, filters={"task_id": task.id}
+        ).count()
+        return render(request, "console/tasks_delete.html", {"task": task, "run_count": run_count})
+    name = task.name
+    act(
+        request,
+        lambda: services.task_delete(organization=request.organization, task_id=task.id),
+        success=f"Deleted the task {name} and its runs.",
+    )
+    return redirect_after_post(request, reverse("console:tasks"))
 
 
 def _task(request: ConsoleRequest, task_id: str) -> Task:

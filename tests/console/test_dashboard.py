@@ -82,12 +82,13 @@ def test_stacked_bars_scale_to_the_busiest_bucket(world: World) -> None:
     assert chart.total == 5
     busiest = max(chart.bars, key=lambda bar: bar.total)
     assert [s.status for s in busiest.segments] == ["completed", "failed"]
-    # 4 runs on a 0–5 axis: the stack is 4/5 of the plot height.
+    # 4 runs on a 0-5 axis: the stack is 4/5 of the plot height.
     assert round(sum(s.height for s in busiest.segments), 1) == round(charts.PLOT_HEIGHT * 0.8, 1)
     assert "3 completed, 1 failed" in busiest.title
     assert [t.value for t in chart.ticks] == [0, 5]
     assert [item.status for item in chart.legend] == ["completed", "failed", "queued"]
-    assert charts.nice_ceiling(7) == 10 and charts.nice_ceiling(11) == 20
+    assert charts.nice_ceiling(7) == 10
+    assert charts.nice_ceiling(11) == 20
 
 
 def test_dashboard_page_draws_the_charts(member: Client, world: World, their_world: World) -> None:
@@ -98,8 +99,10 @@ def test_dashboard_page_draws_the_charts(member: Client, world: World, their_wor
     response = member.get(reverse("console:home"))
     content = response.content.decode()
     assert response.status_code == 200
-    assert "<svg" in content and 'role="img"' in content
-    assert "Runs over time" in content and "Success rate per task" in content
+    assert "<svg" in content
+    assert 'role="img"' in content
+    assert "Runs over time" in content
+    assert "Success rate per task" in content
     assert "agent/login_failed" in content
     assert "Their secret task" not in content
     assert their_world.run.id not in content
@@ -112,7 +115,8 @@ def test_dashboard_range_switch_is_a_partial_with_htmx(member: Client, world: Wo
     full = member.get(url)
     part = member.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="charts")
     assert full.status_code == part.status_code == 200
-    assert b"<html" in full.content and b"<html" not in part.content
+    assert b"<html" in full.content
+    assert b"<html" not in part.content
     assert b'id="charts"' in part.content
     assert b"Recent failures" not in part.content
     assert part.content.decode().count("<g><title>") == 24

@@ -26,6 +26,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:tasks", None, None, '<div id="tasks-table"'),
     ("console:tasks_new", None, None, '<form id="task-form"'),
     ("console:tasks_detail", lambda w: w.task.id, None, '<form id="run-form"'),
+    ("console:tasks_edit", lambda w: w.task.id, None, '<form id="task-form"'),
     ("console:runs", None, None, '<div id="runs-table"'),
     ("console:runs_detail", lambda w: w.run.id, "run-header", '<section id="run-header"'),
     ("console:runs_detail", lambda w: w.run.id, "run-tab", '<section id="run-tab"'),
@@ -38,6 +39,8 @@ DETAIL_GETS = [(name, arg) for name, arg, _, _ in PAGES if arg is not None]
 ACTIONS: list[tuple[str, Callable[[World], str]]] = [
     ("console:tasks_run", lambda w: w.task.id),
     ("console:tasks_reset", lambda w: w.task.id),
+    ("console:tasks_update", lambda w: w.task.id),
+    ("console:tasks_delete", lambda w: w.task.id),
     ("console:runs_cancel", lambda w: w.run.id),
     ("console:runs_answer", lambda w: w.run.id),
     ("console:runs_approve", lambda w: w.run.id),
@@ -52,6 +55,8 @@ CREATES = [
     "console:sources_create",
     "console:credentials_create",
     "console:tasks_create",
+    "console:tasks_draft",
+    "console:tasks_validate",
 ]
 
 
