@@ -393,8 +393,12 @@ def test_dashboard_counts_and_recent_failures(member: Client, org, world: World)
     assert run_execute(failing.run.id) == "failed"
     response = member.get(reverse("console:home"))
     assert response.context["task_count"] == 2
-    assert response.context["runs_today"] == 2
-    assert response.context["failed_today"] == 1
+    assert response.context["volume"].total == 2
+    assert [(item.status, item.total) for item in response.context["volume"].legend] == [
+        ("failed", 1),
+        ("queued", 1),
+    ]
+    assert response.context["queue"].queued == 1
     assert response.context["active_sessions"] == 1  # the queued run's session
     content = response.content.decode()
     assert f'href="{_run_url(failing.run)}"' in content
