@@ -12,6 +12,7 @@ from console.views import (
     frame,
     runs,
     sessions,
+    settings,
     sources,
     tasks,
 )
@@ -121,6 +122,9 @@ urlpatterns = [
         name="events_destinations_redeliver_one",
     ),
     path("events/<str:event_id>/", events.events_detail, name="events_detail"),
+    # Settings
+    path("settings/", settings.settings, name="settings"),
+    path("settings/rename/", settings.settings_rename, name="settings_rename"),
     # API keys
     path("api-keys/", api_keys.api_keys, name="api_keys"),
     path("api-keys/create/", api_keys.api_keys_create, name="api_keys_create"),

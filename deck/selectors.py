@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from deck.models import ApiKey, Organization
+from deck.models import ApiKey, Membership, Organization
 from deck.services import API_KEY_PREFIX, api_key_hash
 
 # last_used_at is advisory; writing it on every request would turn each read into a write.
@@ -34,3 +34,19 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
 
 def api_key_list(*, organization: Organization) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(organization=organization).order_by("-created_at")
+
+
+def membership_list(*, organization: Organization) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
+
+
+def membership_role(*, organization: Organization, user_id: int) -> str | None:
+    return (
+        Membership.objects.filter(organization=organization, user_id=user_id)
+        .values_list("role", flat=True)
+        .first()
+    )

@@ -44,6 +44,18 @@ def organization_create(*, name: str, slug: str = "", owner: User | None = None)
     return organization
 
 
+def organization_rename(*, organization: Organization, name: str) -> Organization:
+    """Renames only; the slug stays, since API clients and URLs may use it."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("An organization needs a name.", field="name")
+    if len(name) > 200:
+        raise InvalidInput("The name is longer than 200 characters.", field="name")
+    organization.name = name
+    organization.save(update_fields=["name", "updated_at"])
+    return organization
+
+
 def membership_add(
     *, organization: Organization, user: User, role: str = Membership.Role.MEMBER
 ) -> Membership:

@@ -69,23 +69,28 @@ def _render_destinations(
     form: EventDestinationForm,
     created: EventDestination | None = None,
     secret: str | None = None,
+    partial: str = "panel",
 ) -> HttpResponse:
+    listed = selectors.event_destination_list(organization=request.organization).order_by(
+        "-created_at", "-id"
+    )
     context: dict[str, Any] = {
-        "destinations": selectors.event_destination_list(
-            organization=request.organization
-        ).order_by("-created_at"),
+        "page": paginate(request, listed),
         "form": form,
         "created": created,
         "secret": secret,
     }
-    return render_page(request, DESTINATIONS, context, partial="panel")
+    return render_page(request, DESTINATIONS, context, partial=partial)
 
 
 @require_GET
 @login_required
 @organization_required
 def events_destinations(request: ConsoleRequest) -> HttpResponse:
-    return _render_destinations(request, form=EventDestinationForm())
+    # The pager swaps only the table; a form re-render swaps the whole panel.
+    target = request.htmx.target if request.htmx else None
+    partial = "table" if target == "destinations-table" else "panel"
+    return _render_destinations(request, form=EventDestinationForm(), partial=partial)
 
 
 @require_POST

@@ -337,3 +337,20 @@ def test_anonymous_actions_are_sent_to_login(client: Client, org) -> None:
         assert client.get(url)["Location"].startswith(reverse("console:login")), url
     for url in posts:
         assert client.post(url)["Location"].startswith(reverse("console:login")), url
+
+
+def test_destinations_list_is_paginated(member: Client, org, other_org) -> None:
+    mine = [_webhook(org) for _ in range(27)]
+    theirs = _webhook(other_org)
+    url = reverse("console:events_destinations")
+    first = member.get(url).content.decode()
+    assert "Page 1 of 2" in first
+    assert mine[-1].id in first  # newest first
+    assert mine[0].id not in first
+    assert theirs.id not in first
+    second = member.get(url, {"page": 2}, headers={**HX, "HX-Target": "destinations-table"})
+    content = second.content.decode()
+    assert content.lstrip().startswith('<div id="destinations-table"')
+    assert mine[0].id in content
+    assert mine[-1].id not in content
+    assert "destination-form" not in content

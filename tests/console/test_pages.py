@@ -32,6 +32,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:runs_detail", lambda w: w.run.id, "run-tab", '<section id="run-tab"'),
     ("console:sessions", None, None, '<div id="sessions-table"'),
     ("console:sessions_detail", lambda w: w.run.session_id or "", None, None),
+    ("console:settings", None, None, '<form id="organization-form"'),
 ]
 
 DETAIL_GETS = [(name, arg) for name, arg, _, _ in PAGES if arg is not None]
