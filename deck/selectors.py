@@ -44,7 +44,7 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
     )
 
 
-def membership_role(*, organization: Organization, user_id: int) -> str | None:
+def membership_role(*, organization: Organization, user_id: int | None) -> str | None:
     return (
         Membership.objects.filter(organization=organization, user_id=user_id)
         .values_list("role", flat=True)
