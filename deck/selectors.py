@@ -45,6 +45,8 @@ def membership_list(*, organization: Organization) -> QuerySet[Membership]:
 
 
 def membership_role(*, organization: Organization, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
     return (
         Membership.objects.filter(organization=organization, user_id=user_id)
         .values_list("role", flat=True)
