@@ -3,6 +3,7 @@ form of a paused run from its interaction's fields."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -18,13 +19,30 @@ from deck.errors import DeckError
 from tasks.definitions import file_inputs
 from tasks.models import Credential, Source, Task
 
+# Seed 002: each file input is at most 20 MB; refusing bigger uploads here saves encoding them.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class FileInput:
-    """A file-input property: shown as a note, since the form does not upload files yet."""
+    """A file-input property: uploaded in the form, sent as base64 (seed 002's shape)."""
 
     name: str
     purpose: str
+
+
+class SchemaFileField(forms.FileField):
+    """An upload for a file input, checked against the 20 MB limit before it is encoded."""
+
+    def __init__(self, *args: Any, purpose: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.purpose = purpose
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        uploaded = super().clean(data, initial)
+        if uploaded and uploaded.size > MAX_FILE_BYTES:
+            raise ValidationError("The file is larger than 20 MB.")
+        return uploaded
 
 
 def _type_of(schema: Mapping[str, Any]) -> str | None:
@@ -115,9 +133,14 @@ class RunForm(ConsoleForm):
         self.tokenized = tokenized
         self.input_names: list[str] = []
         for name, prop in properties.items():
-            if name in files or not isinstance(prop, Mapping):
+            if not isinstance(prop, Mapping):
                 continue
-            field = self._field(prop, required=name in required, tokenized=name in tokenized)
+            field: forms.Field
+            if name in files:
+                field = SchemaFileField(purpose=files[name], required=name in required)
+                prop = {"description": f"A file ({files[name]}), up to 20 MB.", **prop}
+            else:
+                field = self._field(prop, required=name in required, tokenized=name in tokenized)
             field.label = prop.get("title") or name
             # Help texts are rendered as HTML; a schema's description is the user's text.
             field.help_text = conditional_escape(str(prop.get("description", "")))
@@ -176,7 +199,15 @@ class RunForm(ConsoleForm):
         for name in self.input_names:
             value = self.cleaned_data.get(f"input_{name}")
             field = self.fields[f"input_{name}"]
-            if isinstance(field, forms.BooleanField):
+            if isinstance(field, SchemaFileField):
+                if value:
+                    values[name] = {
+                        "purpose": field.purpose,
+                        "file_name": value.name,
+                        "content_type": value.content_type or "application/octet-stream",
+                        "data": base64.b64encode(value.read()).decode("ascii"),
+                    }
+            elif isinstance(field, forms.BooleanField):
                 if value or name in required:
                     values[name] = bool(value)
             elif value not in (None, ""):

@@ -216,10 +216,11 @@ def _task(request: ConsoleRequest, task_id: str) -> Task:
     return get_or_404(selectors.task_get, organization=request.organization, task_id=task_id)
 
 
-def _run_form(request: ConsoleRequest, task: Task, data: Any = None) -> RunForm:
+def _run_form(request: ConsoleRequest, task: Task, data: Any = None, files: Any = None) -> RunForm:
     organization = request.organization
     return RunForm(
         data,
+        files,
         task=task,
         credentials=list(
             selectors.credential_list(organization=organization)
@@ -261,7 +262,7 @@ def tasks_detail(request: ConsoleRequest, task_id: str) -> HttpResponse:
 @organization_required
 def tasks_run(request: ConsoleRequest, task_id: str) -> HttpResponse:
     task = _task(request, task_id)
-    form = _run_form(request, task, request.POST)
+    form = _run_form(request, task, request.POST, request.FILES)
     if form.is_valid():
         credential_id, source_id = form.target_ids()
         try:
