@@ -382,7 +382,7 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "output": run.output,
         "errors": list(run.errors),
         "interaction": run.interaction,
-        "storage": [],
+        "storage": run_storage(run, full="storage" in include),
         "canceled_at": run.canceled_at,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -395,6 +395,18 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
             "screenshots": [screenshot_representation(s, run.organization_id) for s in steps]
         }
     return data
+
+
+def run_storage(run: TaskRun, *, full: bool = False) -> list[dict[str, Any]]:
+    """The run's storage items, newest first: summaries, or with ``include=storage`` the
+    full items (extraction and a fresh signed url)."""
+    from storage.schemas import storage_representation, storage_summary
+
+    # Sorted here rather than in SQL so that a prefetched list (run lists) is reused.
+    items = sorted(run.storage_items.all(), key=lambda i: (i.created_at, i.pk), reverse=True)
+    if full:
+        return [storage_representation(item) for item in items]
+    return [storage_summary(item) for item in items]
 
 
 def run_event_data(run: TaskRun) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def task_get(*, organization: Organization, task_id: str, for_update: bool = Fal
 def run_list(
     *, organization: Organization, filters: dict[str, object] | None = None
 ) -> QuerySet[TaskRun]:
-    runs = TaskRun.objects.filter(organization=organization)
+    runs = TaskRun.objects.filter(organization=organization).prefetch_related("storage_items")
     for name, value in (filters or {}).items():
         if value in (None, "", []):
             continue
