@@ -292,7 +292,7 @@ class Screenshot(Schema):
     sequence: int
     tool: str
     reasoning: str
-    url: str | None = Field(description="A signed, expiring link to the PNG.")
+    url: str = Field(description="A signed, expiring link to the PNG.")
     created_at: datetime
 
 
@@ -343,22 +343,18 @@ RUN_SCREENSHOTS_INCLUDED = 100
 
 
 def screenshot_representation(step: RunStep, organization_id: str) -> dict[str, Any]:
-    try:
-        from storage.signing import signed_url
-    except ImportError:  # TODO(agent): drop once the storage branch is merged
-        url = None
-    else:
-        url = signed_url(
-            path=step.screenshot,
-            organization_id=organization_id,
-            file_name=f"{step.run_id}-{step.sequence}.png",
-            content_type="image/png",
-        )
+    from storage.signing import signed_url  # storage's models import this module
+
     return {
         "sequence": step.sequence,
         "tool": step.tool,
         "reasoning": step.reasoning,
-        "url": url,
+        "url": signed_url(
+            path=step.screenshot,
+            organization_id=organization_id,
+            file_name=f"{step.run_id}-{step.sequence}.png",
+            content_type="image/png",
+        ),
         "created_at": step.created_at,
     }
 
