@@ -12,6 +12,7 @@ from tasks.models import (
     STAGE_SUCCESSES_REQUIRED,
     Agent,
     Credential,
+    RunStep,
     Session,
     Source,
     Task,
@@ -287,8 +288,16 @@ class RunError(Schema):
     message: str
 
 
+class Screenshot(Schema):
+    sequence: int
+    tool: str
+    reasoning: str
+    url: str = Field(description="A signed, expiring link to the PNG.")
+    created_at: datetime
+
+
 class Artifacts(Schema):
-    screenshots: list[JsonObject]
+    screenshots: list[Screenshot]
 
 
 class TaskRunOut(Schema):
@@ -328,6 +337,26 @@ class SessionOut(Schema):
 
 
 RUN_INCLUDES = frozenset({"input", "storage", "screenshots"})
+# include=screenshots on a run lists at most this many (oldest first); the screenshots
+# endpoint pages through all of them.
+RUN_SCREENSHOTS_INCLUDED = 100
+
+
+def screenshot_representation(step: RunStep, organization_id: str) -> dict[str, Any]:
+    from storage.signing import signed_url  # storage's models import this module
+
+    return {
+        "sequence": step.sequence,
+        "tool": step.tool,
+        "reasoning": step.reasoning,
+        "url": signed_url(
+            path=step.screenshot,
+            organization_id=organization_id,
+            file_name=f"{step.run_id}-{step.sequence}.png",
+            content_type="image/png",
+        ),
+        "created_at": step.created_at,
+    }
 
 
 def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -357,7 +386,10 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
     if "input" in include:
         data["input"] = dict(run.input)
     if "screenshots" in include:
-        data["artifacts"] = {"screenshots": []}
+        steps = run.steps.exclude(screenshot="").order_by("sequence")[:RUN_SCREENSHOTS_INCLUDED]
+        data["artifacts"] = {
+            "screenshots": [screenshot_representation(s, run.organization_id) for s in steps]
+        }
     return data
 
 

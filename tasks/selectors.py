@@ -116,6 +116,15 @@ def run_get(*, organization: Organization, run_id: str) -> TaskRun:
     return run
 
 
+def run_screenshots(
+    *, organization: Organization, run_id: str, after: int = 0
+) -> QuerySet[RunStep]:
+    """The run's steps that have a screenshot, oldest first (after sequence ``after``)."""
+    run = run_get(organization=organization, run_id=run_id)
+    steps = RunStep.objects.filter(run=run, sequence__gt=after).exclude(screenshot="")
+    return steps.order_by("sequence")
+
+
 def session_list(*, organization: Organization, status: str | None = None) -> QuerySet[Session]:
     sessions = Session.objects.filter(organization=organization)
     return sessions.filter(status=status) if status else sessions
