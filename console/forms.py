@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from deck.errors import DeckError, InvalidInputs
 from deck.events.models import EVENT_TYPES
-from tasks.models import Agent, Credential, Source
+from tasks.models import Agent, Credential, Source, Task
 
 
 class LoginForm(AuthenticationForm):
@@ -318,10 +318,25 @@ class TaskForm(ConsoleForm):
         "storage.extraction_prompt": "extraction_prompt",
         "storage.deduplication_schema": "deduplication_schema",
         "settings.timeout_seconds": "timeout_seconds",
+        "type": "type",
+        "scope": "scope",
     }
 
     name = forms.CharField(max_length=200)
     agent = forms.ChoiceField()
+    type = forms.ChoiceField(
+        label="Type",
+        required=False,
+        choices=[("", "Infer from the task"), *Task.Type.choices],
+        help_text="Read jobs extract information; write jobs act inside the session.",
+    )
+    scope = forms.ChoiceField(
+        label="Scope",
+        required=False,
+        choices=[("", "Infer from the task"), *Task.Scope.choices],
+        help_text="Left empty: documents when files are captured, an upload when the task "
+        "takes attachments, otherwise metadata (read) or an action (write).",
+    )
     prompt = forms.CharField(
         max_length=20_000,
         required=False,
