@@ -336,10 +336,25 @@ class TaskForm(ConsoleForm):
         "storage.extraction_prompt": "extraction_prompt",
         "storage.deduplication_schema": "deduplication_schema",
         "settings.timeout_seconds": "timeout_seconds",
+        "type": "type",
+        "scope": "scope",
     }
 
     name = forms.CharField(max_length=200)
     agent = forms.ChoiceField()
+    type = forms.ChoiceField(
+        label="Type",
+        required=False,
+        choices=[("", "Infer from the task"), *Task.Type.choices],
+        help_text="Read jobs extract information; write jobs act inside the session.",
+    )
+    scope = forms.ChoiceField(
+        label="Scope",
+        required=False,
+        choices=[("", "Infer from the task"), *Task.Scope.choices],
+        help_text="Left empty: documents when files are captured, an upload when the task "
+        "takes attachments, otherwise metadata (read) or an action (write).",
+    )
     prompt = forms.CharField(
         max_length=20_000,
         required=False,
@@ -443,6 +458,8 @@ class TaskForm(ConsoleForm):
             "deduplication_schema": storage.get("deduplication_schema"),
             "timeout_seconds": task.timeout_seconds,
             "review_required": task.review_required,
+            "type": task.type,
+            "scope": task.scope,
         }
 
     @staticmethod
@@ -460,6 +477,8 @@ class TaskForm(ConsoleForm):
             "extraction_prompt": storage["extraction_prompt"] or "",
             "deduplication": storage["deduplication"],
             "deduplication_schema": storage["deduplication_schema"],
+            "type": draft.type,
+            "scope": draft.scope,
         }
 
     def storage(self) -> dict[str, Any]:
@@ -488,6 +507,8 @@ class TaskForm(ConsoleForm):
                 "timeout_seconds": data["timeout_seconds"],
                 "review_required": data["review_required"],
             },
+            "type": data["type"] or None,
+            "scope": data["scope"] or None,
         }
 
     def check_definition(self, field: str) -> list[str]:

@@ -272,6 +272,7 @@ VERBS = {
     "update": "Update",
     "send": "Send",
 }
+WRITE_VERBS = {"Pay", "Book", "Cancel", "Submit", "Upload", "Update", "Send"}
 # Words about the date range, not fields of the records ("between two dates").
 RANGE_WORDS = re.compile(
     r"between (?:two |the |given )?dates|date range|(?:start|end|from|to) dates?|\bsince \w+"
@@ -287,6 +288,9 @@ class TaskDraft:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     storage: dict[str, Any]
+    # Seed 000: read or write, and the scope within it (tasks.models.Task.Type / Scope).
+    type: str = "read"
+    scope: str = "retrieve_metadata"
     drafted_by: str = "built-in drafter"
     notes: list[str] = field(default_factory=list)
 
@@ -540,12 +544,21 @@ def task_draft_builtin(description: str) -> TaskDraft:
     if storage["enabled"]:
         lines.append(f"Download each {kind.singular if kind else 'document'} as a file (PDF).")
     lines.append("Dates as YYYY-MM-DD; amounts as plain numbers without currency symbols.")
+    verb = _verb(text)
+    job_type = "write" if verb in WRITE_VERBS else "read"
+    job_type, scope = definitions.task_kind(
+        type=job_type, scope=None, storage=storage, input_schema=input_schema
+    )
+    if job_type == "write":
+        notes.append(f"“{verb.lower()}” makes this a write job: the agent acts on the site.")
     draft = TaskDraft(
         name=_name(cleaned, kind, plural, count, text),
         prompt="\n".join(lines),
         input_schema=input_schema,
         output_schema=output_schema,
         storage=storage,
+        type=job_type,
+        scope=scope,
         notes=notes,
     )
     draft.check()

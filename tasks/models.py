@@ -109,6 +109,28 @@ class Task(Timestamped):
 
     NEXT_STATUS = {Status.LEARNING: Status.TEST, Status.TEST: Status.LIVE}
 
+    class Type(models.TextChoices):
+        READ = "read"  # extracts information from the session
+        WRITE = "write"  # performs actions inside the session
+
+    class Scope(models.TextChoices):
+        RETRIEVE_DOCUMENTS = "retrieve_documents"
+        RETRIEVE_METADATA = "retrieve_metadata"
+        TRIGGER_ACTION = "trigger_action"
+        UPLOAD_DOCUMENT = "upload_document"
+        INJECT_FIELD = "inject_field"
+        SUBMIT_FORM = "submit_form"
+
+    # Seed 000: every scope belongs to one type of job.
+    SCOPE_TYPES = {
+        Scope.RETRIEVE_DOCUMENTS: Type.READ,
+        Scope.RETRIEVE_METADATA: Type.READ,
+        Scope.TRIGGER_ACTION: Type.WRITE,
+        Scope.UPLOAD_DOCUMENT: Type.WRITE,
+        Scope.INJECT_FIELD: Type.WRITE,
+        Scope.SUBMIT_FORM: Type.WRITE,
+    }
+
     # Callers may choose the id (``task_…``), hence the room beyond the generated length.
     id = models.CharField(primary_key=True, max_length=80, default=new_task_id)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tasks")
@@ -120,6 +142,8 @@ class Task(Timestamped):
     # enabled, extraction, extraction_schema, extraction_prompt, deduplication,
     # deduplication_schema: always all six keys (see tasks.definitions.storage_normalize).
     storage = models.JSONField()
+    type = models.CharField(max_length=8, choices=Type.choices, default=Type.READ)
+    scope = models.CharField(max_length=24, choices=Scope.choices, default=Scope.RETRIEVE_METADATA)
     timeout_seconds = models.PositiveIntegerField(default=1800)
     review_required = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.LEARNING)
@@ -131,6 +155,7 @@ class Task(Timestamped):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="task_org_created"),
             models.Index(fields=["organization", "status"], name="task_org_status"),
+            models.Index(fields=["organization", "type", "scope"], name="task_org_type_scope"),
         ]
 
     def __str__(self) -> str:

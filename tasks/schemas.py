@@ -193,11 +193,24 @@ class TaskProgress(Schema):
     next_status: str | None
 
 
+TaskType = Literal["read", "write"]
+TaskScope = Literal[
+    "retrieve_documents",
+    "retrieve_metadata",
+    "trigger_action",
+    "upload_document",
+    "inject_field",
+    "submit_form",
+]
+
+
 class TaskOut(Schema):
     id: str
     object: Literal["task"] = "task"
     name: str
     agent_id: str
+    type: str = Field(description="read: extracts information; write: acts in the session.")
+    scope: str
     prompt: str | None
     input_schema: JsonObject
     output_schema: JsonObject
@@ -233,6 +246,8 @@ class TaskCreateIn(Strict):
     id: TaskId | None = None
     name: Name
     agent_id: str
+    type: TaskType | None = None
+    scope: TaskScope | None = None
     prompt: str | None = Field(None, max_length=20_000)
     input_schema: JsonObject | None = None
     output_schema: JsonObject | None = None
@@ -243,6 +258,8 @@ class TaskCreateIn(Strict):
 class TaskUpdateIn(Strict):
     name: Name | None = None
     agent_id: str | None = None
+    type: TaskType | None = None
+    scope: TaskScope | None = None
     prompt: str | None = Field(None, max_length=20_000)
     input_schema: JsonObject | None = None
     output_schema: JsonObject | None = None

@@ -69,13 +69,22 @@ def credential_get(
 
 
 def task_list(
-    *, organization: Organization, agent_id: str | None = None, status: str | None = None
+    *,
+    organization: Organization,
+    agent_id: str | None = None,
+    status: str | None = None,
+    type: str | None = None,
+    scope: str | None = None,
 ) -> QuerySet[Task]:
     tasks = Task.objects.filter(organization=organization)
     if agent_id:
         tasks = tasks.filter(agent_id=agent_id)
     if status:
         tasks = tasks.filter(status=status)
+    if type:
+        tasks = tasks.filter(type=type)
+    if scope:
+        tasks = tasks.filter(scope=scope)
     return tasks
 
 

@@ -14,6 +14,8 @@ from tasks.schemas import (
     TaskCreateIn,
     TaskOut,
     TaskRunOut,
+    TaskScope,
+    TaskType,
     TaskUpdateIn,
     run_representation,
 )
@@ -38,6 +40,8 @@ def task_create(request: ApiRequest, payload: TaskCreateIn) -> Status[Task]:
         storage=payload.storage.dict(exclude_unset=True) if payload.storage else None,
         timeout_seconds=payload.settings.timeout_seconds if payload.settings else None,
         review_required=payload.settings.review_required if payload.settings else None,
+        type=payload.type,
+        scope=payload.scope,
     )
     return Status(201, task)
 
@@ -47,10 +51,14 @@ def task_list(
     request: ApiRequest,
     agent_id: str | None = None,
     status: Literal["learning", "test", "live"] | None = None,
+    type: TaskType | None = None,
+    scope: TaskScope | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    tasks = selectors.task_list(organization=request.auth, agent_id=agent_id, status=status)
+    tasks = selectors.task_list(
+        organization=request.auth, agent_id=agent_id, status=status, type=type, scope=scope
+    )
     return paginate(tasks, limit=limit, cursor=cursor)
 
 

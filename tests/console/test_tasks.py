@@ -265,3 +265,12 @@ def test_delete_asks_first_then_deletes_the_task_and_its_runs(member: Client, wo
     assert response["HX-Redirect"] == reverse("console:tasks")
     assert not Task.objects.filter(pk=world.task.pk).exists()
     assert not TaskRun.objects.filter(pk=world.run.pk).exists()
+
+
+def test_the_drafter_sets_type_and_scope() -> None:
+    bills = task_draft_builtin("download my last three electricity bills")
+    assert (bills.type, bills.scope) == ("read", "retrieve_documents")
+    balance = task_draft_builtin("what is my balance")
+    assert (balance.type, balance.scope) == ("read", "retrieve_metadata")
+    pay = task_draft_builtin("pay my water bill with my card number")
+    assert (pay.type, pay.scope) == ("write", "trigger_action")
