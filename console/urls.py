@@ -14,6 +14,7 @@ from console.views import (
     sessions,
     settings,
     sources,
+    storage,
     tasks,
 )
 
@@ -122,6 +123,10 @@ urlpatterns = [
         name="events_destinations_redeliver_one",
     ),
     path("events/<str:event_id>/", events.events_detail, name="events_detail"),
+    # Storage
+    path("storage/", storage.storage, name="storage"),
+    path("storage/<str:storage_id>/", storage.storage_detail, name="storage_detail"),
+    path("storage/<str:storage_id>/preview/", storage.storage_preview, name="storage_preview"),
     # Settings
     path("settings/", settings.settings, name="settings"),
     path("settings/rename/", settings.settings_rename, name="settings_rename"),

@@ -79,3 +79,30 @@ def choices(options: Any, attribute: str = "name") -> list[tuple[Any, Any]]:
         else:
             pairs.append((option.pk, getattr(option, attribute)))
     return pairs
+
+
+@register.inclusion_tag("console/output_table.html")
+def output_table(output: Any) -> dict[str, Any]:
+    """A run's output as tables: top-level scalars as rows, lists of objects as a table each
+    (columns in order of first appearance). Anything deeper stays JSON."""
+    scalars: list[tuple[str, Any]] = []
+    tables: list[dict[str, Any]] = []
+    if isinstance(output, dict):
+        for key, value in output.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                columns: list[str] = []
+                for row in value:
+                    columns += [c for c in row if c not in columns]
+                rows = [[_cell(row.get(c)) for c in columns] for row in value]
+                tables.append({"name": key, "columns": columns, "rows": rows})
+            else:
+                scalars.append((key, _cell(value)))
+    return {"scalars": scalars, "tables": tables}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

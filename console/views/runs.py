@@ -15,11 +15,14 @@ from jsonschema import Draft202012Validator
 from console.membership import ConsoleRequest, organization_required
 from console.schema_forms import InteractionForm
 from console.shortcuts import act, get_or_404, paginate, redirect_after_post, render_page
+from console.views.storage import storage_rows, text_preview
+from storage import selectors as storage_selectors
+from storage.models import StorageItem
 from tasks import runs as lifecycle
 from tasks import selectors
 from tasks.errors import DeckError, InvalidInputs
 from tasks.models import TaskRun
-from tasks.schemas import run_representation
+from tasks.schemas import run_representation, screenshot_representation
 
 DETAIL = "console/runs_detail.html"
 TABS = (
@@ -82,24 +85,44 @@ def _output_problems(run: TaskRun) -> list[str]:
     ]
 
 
+def _screenshots(run: TaskRun) -> list[dict[str, Any]]:
+    steps = run.steps.exclude(screenshot="").order_by("sequence")
+    shots = [screenshot_representation(step, run.organization_id) for step in steps]
+    # The lightbox's previous/next links.
+    for index, shot in enumerate(shots):
+        shot["previous"] = shots[index - 1]["sequence"] if index else None
+        shot["next"] = shots[index + 1]["sequence"] if index + 1 < len(shots) else None
+    return shots
+
+
 def _tab_context(request: ConsoleRequest, run: TaskRun, tab: str) -> dict[str, Any]:
+    organization = request.organization
     if tab == "input":
         shown = run_representation(run, frozenset({"input"}))
-        return {"run_input": shown["input"], "tokenized": shown["tokenized"]}
+        inputs = storage_selectors.run_storage_list(organization=organization, run_id=run.id)
+        attachments = inputs.exclude(purpose=StorageItem.Purpose.OUTPUT).order_by("created_at")
+        return {
+            "run_input": shown["input"],
+            "tokenized": shown["tokenized"],
+            "attachments": storage_rows(attachments),
+        }
     if tab == "output":
         if run.output is None:
             return {}
         return {"output_problems": _output_problems(run)}
     if tab == "storage":
-        return {"storage": run_representation(run, frozenset({"storage"}))["storage"]}
+        items = storage_selectors.run_storage_list(organization=organization, run_id=run.id)
+        rows = storage_rows(items.order_by("-created_at", "-id"))
+        for row in rows:
+            row["text"] = text_preview(row["item"]) if row["preview"] == "text" else None
+        return {"storage_items": rows}
     if tab == "screenshots":
-        artifacts = run_representation(run, frozenset({"screenshots"}))["artifacts"]
-        return {"screenshots": artifacts["screenshots"]}
+        return {"screenshots": _screenshots(run)}
     if tab == "steps":
-        return {"steps": list(run.steps.order_by("sequence"))}
-    return {
-        "events": list(selectors.run_event_list(organization=request.organization, run_id=run.id))
-    }
+        steps = list(run.steps.order_by("sequence"))
+        shots = {shot["sequence"]: shot for shot in _screenshots(run)}
+        return {"steps": [(step, shots.get(step.sequence)) for step in steps]}
+    return {"events": list(selectors.run_event_list(organization=organization, run_id=run.id))}
 
 
 def _render_detail(

@@ -33,6 +33,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:sessions", None, None, '<div id="sessions-table"'),
     ("console:sessions_detail", lambda w: w.run.session_id or "", None, None),
     ("console:settings", None, None, '<form id="organization-form"'),
+    ("console:storage", None, None, '<div id="storage-table"'),
 ]
 
 DETAIL_GETS = [(name, arg) for name, arg, _, _ in PAGES if arg is not None]

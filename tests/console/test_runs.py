@@ -236,9 +236,9 @@ def test_tabs(member: Client, world: World) -> None:
         response = member.get(url, {"tab": name}, headers={**HX, "HX-Target": "run-tab"})
         return response.content.decode()
 
-    assert "Matches the task's output schema." in tab("output")
+    assert 'data-schema="valid"' in tab("output")
     assert "&quot;echo&quot;" in tab("output")
-    assert "No files captured." in tab("storage")
+    assert "Storage is off for this task" in tab("storage")
     assert "No screenshots for this run." in tab("screenshots")
     steps = tab("steps")
     assert "#1" in steps
@@ -254,6 +254,7 @@ def test_tabs(member: Client, world: World) -> None:
 
     TaskRun.objects.filter(pk=world.run.pk).update(output={"amount_due": "lots"})
     assert "Does not match the task" in tab("output")
+    assert 'data-schema="invalid"' in tab("output")
     assert "amount_due: 'lots' is not of type 'number'" in html.unescape(tab("output"))
 
 
