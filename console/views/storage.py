@@ -55,7 +55,7 @@ def storage_rows(items: Any) -> list[dict[str, Any]]:
 
 
 def text_preview(item: StorageItem) -> str:
-    with default_storage.open(item.file.name, "rb") as handle:
+    with default_storage.open(item.file.name or "", "rb") as handle:
         head: bytes = handle.read(TEXT_PREVIEW_BYTES + 1)
     text = head[:TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace")
     return text + ("\n…" if len(head) > TEXT_PREVIEW_BYTES else "")
@@ -118,7 +118,7 @@ def storage_preview(request: ConsoleRequest, storage_id: str) -> HttpResponseBas
     if kind not in ("image", "pdf"):
         raise Http404("No preview for this file.")
     try:
-        handle = default_storage.open(item.file.name, "rb")
+        handle = default_storage.open(item.file.name or "", "rb")
     except FileNotFoundError as exc:
         raise Http404("The file is gone.") from exc
     response = FileResponse(

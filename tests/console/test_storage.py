@@ -44,7 +44,7 @@ def _capture(world: World, name: str, content_type: str, data: bytes) -> Storage
 def _download(client: Client, url: str) -> bytes:
     response = client.get(urlsplit(url).path)
     assert response.status_code == 200
-    return b"".join(response.streaming_content)
+    return response.getvalue()
 
 
 def test_storage_browser_lists_filters_and_downloads(
@@ -84,7 +84,7 @@ def test_storage_item_page_previews_and_stays_in_the_organization(
     response = member.get(preview)
     assert response["Content-Type"] == "image/png"
     assert "sandbox" in response["Content-Security-Policy"]
-    assert b"".join(response.streaming_content) == PNG
+    assert response.getvalue() == PNG
     text_page = member.get(reverse("console:storage_detail", args=[text.id])).content.decode()
     assert "amount due: 84.12" in text_page
     # Text is shown in the page, not served inline.
