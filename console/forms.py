@@ -358,7 +358,7 @@ class TaskForm(ConsoleForm):
     prompt = forms.CharField(
         max_length=20_000,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 6}),
+        widget=forms.Textarea(attrs={"rows": 8}),
         help_text="What the agent should do, in plain words. The input is given to it as well.",
     )
     input_schema = JsonObjectField(
@@ -416,6 +416,8 @@ class TaskForm(ConsoleForm):
         cast(forms.ChoiceField, self.fields["agent"]).choices = [("", "Choose an agent…")] + [
             (agent.id, agent.name) for agent in agents
         ]
+        for name in ("input_schema", "output_schema"):
+            self.fields[name].widget.attrs["rows"] = 16
         for name in ("extraction_schema", "deduplication_schema"):
             self.fields[name].widget.attrs["rows"] = 5
         if validate_url:

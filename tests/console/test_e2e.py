@@ -112,8 +112,22 @@ def test_create_a_task_run_it_and_follow_the_run(
     page.get_by_role("button", name="Create agent").click()
     expect(page.get_by_role("heading", name="Utility bills")).to_be_visible()
 
-    # A task, through its form; the JSON editors check as the user types.
+    # A task: described in plain words, drafted for review, then edited before saving.
     page.get_by_role("link", name="New task").click()
+    page.get_by_label("Describe the job").fill(
+        "Get my last three electricity bills with amount and due date, and download the PDFs"
+    )
+    page.get_by_role("button", name="Draft the task").click()
+    expect(page.locator("#draft-notes")).to_contain_text("Recognised the job: bills.")
+    expect(page.get_by_label("Name", exact=True)).to_have_value(
+        "Fetch the last 3 electricity bills"
+    )
+    expect(page.get_by_label("Agent")).to_have_value(re.compile(r"^agt_"))
+    expect(page.get_by_label("Capture files")).to_be_checked()
+    drafted = json.loads(page.get_by_label("Output schema").input_value())
+    assert drafted["properties"]["bills"]["maxItems"] == 3
+    shot(page, "task-draft")
+    # The JSON editors check as the user types.
     page.get_by_label("Name", exact=True).fill("Latest electricity bill")
     page.get_by_label("Prompt", exact=True).fill(PROMPT)
     input_schema = page.get_by_label("Input schema")
@@ -121,8 +135,11 @@ def test_create_a_task_run_it_and_follow_the_run(
     status = page.locator('[data-json-status-for="id_input_schema"]')
     expect(status).to_contain_text("Not valid JSON")
     expect(input_schema).to_have_attribute("aria-invalid", "true")
+    expect(status).to_contain_text("Not valid JSON")  # the server's verdict agrees
+    input_schema.fill('{"type": "object", "properties": {}, "tokenized": ["card"]}')
+    expect(status).to_contain_text("not a property of input_schema")  # only the server knows
     input_schema.fill(json.dumps(INPUT_SCHEMA, indent=2))
-    expect(status).to_have_text("Valid JSON.")
+    expect(status).to_have_text("Valid: passes the task definition checks.")
     page.get_by_label("Output schema").fill(json.dumps(OUTPUT_SCHEMA, indent=2))
     shot(page, "task-form")
     page.get_by_role("button", name="Create task").click()
@@ -153,7 +170,7 @@ def test_create_a_task_run_it_and_follow_the_run(
 
     tab = page.locator("#run-tab")
     for name, expected in [
-        ("Output", "Matches the task's output schema"),
+        ("Output", "Valid"),
         ("Storage", "No files captured"),
         ("Screenshots", "No screenshots"),
         ("Steps", "login"),
@@ -188,6 +205,9 @@ def test_create_a_task_run_it_and_follow_the_run(
         ("/tasks/", "tasks"),
         ("/credentials/", "credentials"),
         ("/sessions/", "sessions"),
+        ("/storage/", "storage"),
+        ("/settings/", "settings"),
+        ("/events/destinations/", "destinations"),
     ]:
         page.goto(f"{base}{path}")
         assert SECRET_ACCOUNT not in page.content()
