@@ -216,4 +216,17 @@ def test_create_a_task_run_it_and_follow_the_run(
             failure = page.get_by_role("row").filter(has_text=failing.id)
             expect(failure).to_contain_text("source/auth_invalid")
         shot(page, name)
+
+    # A phone-sized screen: the sidebar becomes a top bar, charts and tables still fit.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in [("/", "dashboard-mobile"), (f"/runs/{run_id}/?tab=output", "run-mobile")]:
+        page.goto(f"{base}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} scrolls sideways ({width}px)"
+        shot(page, name)
+    # The skip link is the first thing a keyboard reaches, and it is visible when focused.
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
     assert errors == []
