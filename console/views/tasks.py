@@ -109,7 +109,11 @@ def tasks_draft(request: ConsoleRequest) -> HttpResponse:
     if not describe.is_valid():
         response = _render_form(request, _task_form(request), describe=describe, partial="describe")
         return retarget(response, "#describe-form") if request.htmx else response
+    agents = _agents(request)
     agent_id = request.POST.get("agent") or None
+    if agent_id not in {agent.id for agent in agents}:
+        # The only agent is the obvious one; with several, the person picks in the form.
+        agent_id = agents[0].id if len(agents) == 1 else None
     draft = drafting.task_draft(
         organization=request.organization,
         description=describe.cleaned_data["description"],

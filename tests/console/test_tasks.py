@@ -142,7 +142,7 @@ def test_draft_fills_the_create_form_without_saving(member: Client, org) -> None
     assert 'value="Fetch the last 3 electricity bills"' in content
     assert "&quot;due_date&quot;" in content  # the output schema editor is filled in
     assert "Drafted by the built-in drafter" in content
-    part = member.post(reverse("console:tasks_draft"), {**data, "agent": agent.id}, headers=HX)
+    part = member.post(reverse("console:tasks_draft"), data, headers=HX)
     content = part.content.decode()
     assert content.lstrip().startswith('<form id="task-form"')
     assert f'<option value="{agent.id}" selected>' in content
