@@ -126,6 +126,7 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
     worker.join(timeout=60)
     run = TaskRun.objects.get(pk=run_id)
     assert run.status == TaskRun.Status.COMPLETED, (run.errors, outcome)
+    assert run.output is not None
     bills = run.output["bills"]
     assert len(bills) == 3
     assert all(isinstance(bill["amount"], int | float) for bill in bills)
