@@ -142,6 +142,12 @@ class RunForm(ConsoleForm):
             else:
                 field = self._field(prop, required=name in required, tokenized=name in tokenized)
             field.label = prop.get("title") or name
+            if "default" in prop and name not in tokenized and name not in files:
+                default = prop["default"]
+                # Enum choices are JSON-encoded values; JSON inputs show JSON text.
+                if isinstance(field, forms.TypedChoiceField | JsonValueField):
+                    default = json.dumps(default)
+                field.initial = default
             # Help texts are rendered as HTML; a schema's description is the user's text.
             field.help_text = conditional_escape(str(prop.get("description", "")))
             self.fields[f"input_{name}"] = field

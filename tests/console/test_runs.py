@@ -44,6 +44,25 @@ def test_run_form_has_an_input_per_property(member: Client, world: World) -> Non
     assert "to <strong>test</strong>" in content
 
 
+def test_run_form_starts_from_the_schema_defaults(member: Client, org) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "default": 3},
+            "plan": {"type": "string", "enum": ["basic", "plus"], "default": "plus"},
+            "pin": {"type": "string", "default": "0000"},
+        },
+        "tokenized": ["pin"],
+    }
+    task = make_task(org, input_schema=schema)
+    content = member.get(reverse("console:tasks_detail", args=[task.id])).content.decode()
+    assert re.search(r'<input type="number" name="input_count" value="3"', content)
+    assert '<option value="&quot;plus&quot;" selected>' in content
+    # A tokenized input is never filled in, not even with its schema's default.
+    assert re.search(r'<input type="password" name="input_pin"', content)
+    assert not re.search(r'<input type="password" name="input_pin"[^>]*value=', content)
+
+
 def test_file_inputs_are_uploads_sent_as_base64(member: Client, org) -> None:
     schema = {
         "type": "object",
