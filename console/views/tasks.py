@@ -16,10 +16,12 @@ from console.forms import TaskDescribeForm, TaskForm
 from console.membership import ConsoleRequest, organization_required
 from console.schema_forms import RunForm
 from console.shortcuts import act, get_or_404, paginate, redirect_after_post, render_page
-from tasks import drafting, runs, selectors, services
+from tasks import definitions, drafting, runs, selectors, services
 from tasks.drafting import TaskDraft
 from tasks.errors import DeckError
 from tasks.models import STAGE_SUCCESSES_REQUIRED, Agent, Task
+from tasks.sandbox.accounts import PORTALS
+from tasks.sandbox.catalog import TaskTemplate, catalog_templates
 
 RECENT_RUNS = 10
 
@@ -79,9 +81,12 @@ def _render_form(
     *,
     describe: TaskDescribeForm | None = None,
     draft: TaskDraft | None = None,
+    template: TaskTemplate | None = None,
     partial: str = "form",
 ) -> HttpResponse:
     context = {
+        "templates": _templates() if form.task is None else [],
+        "template": template,
         "form": form,
         "task": form.task,
         "has_agents": len(form.fields["agent"].choices) > 1,  # type: ignore[attr-defined]
@@ -92,12 +97,37 @@ def _render_form(
     return render_page(request, "console/tasks_form.html", context, partial=partial)
 
 
+def _templates() -> list[dict[str, Any]]:
+    portals = {portal.slug: portal.name for portal in PORTALS}
+    return [
+        {"template": template, "portals": [portals.get(s, s) for s in template.sources]}
+        for template in catalog_templates()
+    ]
+
+
 @require_GET
 @login_required
 @organization_required
 def tasks_new(request: ConsoleRequest) -> HttpResponse:
-    form = _task_form(request, initial={"agent": request.GET.get("agent")})
-    return _render_form(request, form)
+    initial: dict[str, Any] = {"agent": request.GET.get("agent")}
+    key = request.GET.get("template", "")
+    template = next((t for t in catalog_templates() if t.key == key), None)
+    if template is not None:
+        storage = definitions.storage_normalize(template.storage)
+        initial |= {
+            **template.task_fields(),
+            "storage_enabled": storage["enabled"],
+            "extraction": storage["extraction"],
+            "extraction_schema": storage["extraction_schema"],
+            "deduplication": storage["deduplication"],
+            "deduplication_schema": storage["deduplication_schema"],
+            "type": "write" if template.write else "read",
+        }
+        agents = _agents(request)
+        if not initial["agent"] and len(agents) == 1:
+            initial["agent"] = agents[0].id
+    form = _task_form(request, initial=initial)
+    return _render_form(request, form, template=template)
 
 
 @require_POST

@@ -4,6 +4,7 @@ JSON editors, edit (back to learning when the definition changes) and delete."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -274,3 +275,36 @@ def test_the_drafter_sets_type_and_scope() -> None:
     assert (balance.type, balance.scope) == ("read", "retrieve_metadata")
     pay = task_draft_builtin("pay my water bill with my card number")
     assert (pay.type, pay.scope) == ("write", "trigger_action")
+
+
+def test_create_from_a_sandbox_template(member: Client, org) -> None:
+    agent = make_agent(org)
+    page = member.get(reverse("console:tasks_new")).content.decode()
+    assert "Start from a template" in page
+    assert 'href="?template=fetch_latest_bill"' in page
+    assert "Brightwater Energy" in page
+    filled = member.get(reverse("console:tasks_new"), {"template": "fetch_latest_bill"})
+    content = filled.content.decode()
+    assert "From the template Fetch my latest bill." in content
+    assert 'value="Fetch my latest bill"' in content
+    assert f'<option value="{agent.id}" selected>' in content
+    assert re.search(r"<input[^>]*name=\"storage_enabled\"[^>]*checked", content)
+    form = filled.context["form"]
+    data = {
+        name: form[name].value() for name in form.fields if form[name].value() not in (None, False)
+    }
+    data = {
+        key: json.dumps(value) if isinstance(value, dict) else value for key, value in data.items()
+    }
+    data["storage_enabled"] = "on"
+    response = member.post(reverse("console:tasks_create"), data)
+    task = Task.objects.get(organization=org)
+    assert response.status_code == 302
+    assert task.name == "Fetch my latest bill"
+    assert task.storage["enabled"] is True
+    assert "amount_due" in task.output_schema["properties"]
+    # An unknown template is just the empty form.
+    assert (
+        "From the template"
+        not in member.get(reverse("console:tasks_new"), {"template": "nope"}).content.decode()
+    )
