@@ -12,6 +12,7 @@ from tasks.models import (
     STAGE_SUCCESSES_REQUIRED,
     Agent,
     Credential,
+    Playbook,
     RunStep,
     Session,
     Source,

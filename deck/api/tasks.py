@@ -115,9 +115,7 @@ def playbook_list(
     return paginate(playbooks, limit=limit, cursor=cursor)
 
 
-@router.get(
-    "/{task_id}/playbooks/{version}", response=PlaybookDetailOut, summary="Get a playbook"
-)
+@router.get("/{task_id}/playbooks/{version}", response=PlaybookDetailOut, summary="Get a playbook")
 def playbook_get(
     request: ApiRequest, task_id: str, version: int, source_id: str | None = None
 ) -> Playbook:
