@@ -54,6 +54,12 @@ each a dict with exactly the keys ``tool``, ``target``, ``value``:
 (they do not change the page). Replaying is calling the same tools with the same arguments:
 ``harness.replay(action)``.
 
+Resuming
+--------
+A run paused by ``ask_user`` resumes in the same browser context (kept per session). On that
+kept page only the LATEST answer is pending: the first ``ask_user`` after ``open`` returns it.
+On a fresh page (the browser was restarted) answers are handed out from the first again.
+
 Secrets
 -------
 A value resolved from the credential's password, TOTP or source fields, from a tokenized input,
@@ -89,7 +95,7 @@ logger = logging.getLogger(__name__)
 
 SECRET = "[secret]"
 SNAPSHOT_JS = (Path(__file__).with_name("snapshot.js")).read_text()
-PLACEHOLDER = re.compile(r"\{\{\s*(credential|input|answer|source|attachment)\.([\w.-]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(credential|input|answer|source|attachment)\.([^{}]+?)\s*\}\}")
 RETRIES = 3
 RECORDED_TOOLS = ("goto", "click", "type", "select", "upload", "download", "ask_user")
 
@@ -202,6 +208,10 @@ class Harness:
 
         self.pool.prune(ended)
         self.lease = self.pool.open(key=self.context.run_id, session_id=self.context.session_id)
+        if self.lease.reused and self.context.answers:
+            # Resuming on the very page that paused: the earlier answers were already typed
+            # there, only the latest one is pending. (A fresh page replays them all.)
+            self.context._asked = len(self.context.answers) - 1
         return self
 
     def close(self) -> None:
@@ -242,12 +252,9 @@ class Harness:
         if name in ("username", "password"):
             value = self.context.credential_secret(name)
         elif name == "totp":
-            seed = self.context.credential_secret("totp_secret")
+            seed = self._totp_seed()
             if not seed:
                 return None
-            seed = seed.replace(" ", "")
-            self._credential["__totp_seed"] = seed
-            self._secret(seed)
             # A code is valid for a window only: resolve afresh each time.
             value = pyotp.TOTP(seed).now()
             self._secret(value)
@@ -280,8 +287,17 @@ class Harness:
     def has_credential(self, name: str) -> bool:
         """Whether the credential holds ``name`` (without revealing it to the planner)."""
         if name == "totp":
-            return bool(self.context.credential_secret("totp_secret"))
+            return bool(self._totp_seed())
         return bool(self._credential_value(name))
+
+    def _totp_seed(self) -> str | None:
+        if "__totp_seed" not in self._credential:
+            seed = self.context.credential_secret("totp_secret")
+            seed = seed.replace(" ", "") if seed else None
+            self._credential["__totp_seed"] = seed
+            if seed:
+                self._secret(seed)
+        return self._credential["__totp_seed"]
 
     def _secret(self, value: str) -> None:
         if value:

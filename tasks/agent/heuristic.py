@@ -96,6 +96,7 @@ WRITE_VERBS = {
     "file",
     "request",
 }
+READ_VERBS = {"fetch", "get", "list", "download", "read", "show", "find", "view", "check", "see"}
 DOCUMENT_WORDS = {"document", "download", "pdf", "csv", "file", "copy", "export"}
 ENTITY_KINDS = [
     ("meter", re.compile(r"\bmeter\b", re.I)),
@@ -123,11 +124,13 @@ class Goal:
             + [f"{name} {prop.get('description', '')}" for name, prop in output.items()]
         )
         found = concepts(text)
-        lead = concepts(f"{context.task_name} {context.prompt.split('.')[0]}")
-        first = (re.findall(r"[a-z]+", f"{context.task_name} {context.prompt}".lower()) or [""])[0]
-        write = first in WRITE_VERBS or bool(
-            {c for c in lead if c in concepts(" ".join(WRITE_VERBS))} - concepts("payslip")
-            and first not in ("fetch", "get", "list", "download", "read", "show", "find")
+        lead_text = f"{context.task_name} {context.prompt.split('.')[0]}"
+        lead = concepts(lead_text)
+        verbs = re.findall(r"[a-z]+", lead_text.lower())
+        write = (
+            bool(verbs)
+            and verbs[0] not in READ_VERBS
+            and any(verb in WRITE_VERBS for verb in verbs[:8])
         )
         wants_documents = bool(concepts(" ".join(DOCUMENT_WORDS)) & lead) or bool(
             context.storage_settings.get("enabled")
