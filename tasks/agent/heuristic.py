@@ -162,6 +162,7 @@ class Progress:
     confirmed: int = 0
     downloaded: set[str] = field(default_factory=set)
     seen: dict[str, int] = field(default_factory=dict)
+    last: str = ""  # what the previous decision did ("login" right after signing in)
 
 
 class HeuristicPlanner:
@@ -183,6 +184,7 @@ class _Exploration:
         self.progress = Progress()
         self.result = Mapping_(self.context.output_schema)
         self.csv_tables: list[dict[str, Any]] = []
+        self.previous = ""  # what the step before this one did
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -200,6 +202,14 @@ class _Exploration:
                     reasoning="The same page keeps coming back; stop rather than loop.",
                 )
             kind = self._kind(snap)
+            if snap["url"].startswith("chrome-error:"):
+                self.h.fail(
+                    "The source's website did not answer.",
+                    code="source_unavailable",
+                    type="source",
+                    reasoning="The browser shows an error page instead of the site.",
+                )
+            self.previous, self.progress.last = self.progress.last, ""
             if kind == "login":
                 self._login(snap)
             elif kind == "username":
@@ -290,7 +300,9 @@ class _Exploration:
         return ""
 
     def _login(self, snap: dict[str, Any]) -> None:
-        if self.progress.login_submitted:
+        # Right after submitting the credential the login page again means no; later on it
+        # means the session lapsed, and signing in once more is fine.
+        if self.previous == "login" or self.progress.login_submitted >= 2:
             reason = self._rejection(snap) or "The login page came back after signing in."
             self.h.fail(
                 f"The source rejected the login: {reason}",
@@ -330,6 +342,7 @@ class _Exploration:
         )
         self.progress.login_submitted += 1
         self._submit(snap, form, reasoning="Sign in.")
+        self.progress.last = "login"
 
     def _username_step(self, snap: dict[str, Any]) -> None:
         item = next(i for i in snap["inputs"] if i["type"] not in ("checkbox", "radio"))
