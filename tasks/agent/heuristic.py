@@ -96,6 +96,7 @@ WRITE_VERBS = {
     "file",
     "request",
 }
+READ_VERBS = {"fetch", "get", "list", "download", "read", "show", "find", "view", "check", "see"}
 DOCUMENT_WORDS = {"document", "download", "pdf", "csv", "file", "copy", "export"}
 ENTITY_KINDS = [
     ("meter", re.compile(r"\bmeter\b", re.I)),
@@ -123,11 +124,13 @@ class Goal:
             + [f"{name} {prop.get('description', '')}" for name, prop in output.items()]
         )
         found = concepts(text)
-        lead = concepts(f"{context.task_name} {context.prompt.split('.')[0]}")
-        first = (re.findall(r"[a-z]+", f"{context.task_name} {context.prompt}".lower()) or [""])[0]
-        write = first in WRITE_VERBS or bool(
-            {c for c in lead if c in concepts(" ".join(WRITE_VERBS))} - concepts("payslip")
-            and first not in ("fetch", "get", "list", "download", "read", "show", "find")
+        lead_text = f"{context.task_name} {context.prompt.split('.')[0]}"
+        lead = concepts(lead_text)
+        verbs = re.findall(r"[a-z]+", lead_text.lower())
+        write = (
+            bool(verbs)
+            and verbs[0] not in READ_VERBS
+            and any(verb in WRITE_VERBS for verb in verbs[:8])
         )
         wants_documents = bool(concepts(" ".join(DOCUMENT_WORDS)) & lead) or bool(
             context.storage_settings.get("enabled")
@@ -159,6 +162,7 @@ class Progress:
     confirmed: int = 0
     downloaded: set[str] = field(default_factory=set)
     seen: dict[str, int] = field(default_factory=dict)
+    last: str = ""  # what the previous decision did ("login" right after signing in)
 
 
 class HeuristicPlanner:
@@ -180,6 +184,7 @@ class _Exploration:
         self.progress = Progress()
         self.result = Mapping_(self.context.output_schema)
         self.csv_tables: list[dict[str, Any]] = []
+        self.previous = ""  # what the step before this one did
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -197,6 +202,14 @@ class _Exploration:
                     reasoning="The same page keeps coming back; stop rather than loop.",
                 )
             kind = self._kind(snap)
+            if snap["url"].startswith("chrome-error:"):
+                self.h.fail(
+                    "The source's website did not answer.",
+                    code="source_unavailable",
+                    type="source",
+                    reasoning="The browser shows an error page instead of the site.",
+                )
+            self.previous, self.progress.last = self.progress.last, ""
             if kind == "login":
                 self._login(snap)
             elif kind == "username":
@@ -287,7 +300,9 @@ class _Exploration:
         return ""
 
     def _login(self, snap: dict[str, Any]) -> None:
-        if self.progress.login_submitted:
+        # Right after submitting the credential the login page again means no; later on it
+        # means the session lapsed, and signing in once more is fine.
+        if self.previous == "login" or self.progress.login_submitted >= 2:
             reason = self._rejection(snap) or "The login page came back after signing in."
             self.h.fail(
                 f"The source rejected the login: {reason}",
@@ -327,6 +342,7 @@ class _Exploration:
         )
         self.progress.login_submitted += 1
         self._submit(snap, form, reasoning="Sign in.")
+        self.progress.last = "login"
 
     def _username_step(self, snap: dict[str, Any]) -> None:
         item = next(i for i in snap["inputs"] if i["type"] not in ("checkbox", "radio"))
