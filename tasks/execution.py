@@ -38,8 +38,6 @@ from tasks.agent.runtime import (
     agent_run,
 )
 from tasks.models import Credential, RunStep, Session, TaskRun
-from tasks.selectors import playbook_latest
-from tasks.services import playbook_record
 from tasks.runs import (
     run_dispatch,
     run_transition,
@@ -48,6 +46,8 @@ from tasks.runs import (
     sessions_end_idle,
     task_record_success,
 )
+from tasks.selectors import playbook_latest
+from tasks.services import playbook_record
 
 logger = logging.getLogger(__name__)
 
