@@ -885,7 +885,11 @@ class _Exploration:
             descriptor = f"{item['label']} {item['name']}"
             best, best_score = None, 0.0
             for name, prop in properties.items():
-                if name in used or name not in self.context.input:
+                if name in used:
+                    continue
+                if name not in self.context.input and name not in self.context.attachments:
+                    continue
+                if (item["type"] == "file") != (name in self.context.attachments):
                     continue
                 score = label_score(name, prop, descriptor)
                 if item["type"] == "radio":
@@ -923,6 +927,9 @@ class _Exploration:
             return
         if item["type"] == "radio":
             self.h.select({"label": item["label"]}, "on", reasoning=reasoning)
+            return
+        if item["type"] == "file":
+            self.h.upload(self._target(item), name, reasoning=reasoning)
             return
         if isinstance(value, float) and item["type"] in ("text", "number"):
             self.h.type(self._target(item), f"{value:.2f}", reasoning=reasoning)
