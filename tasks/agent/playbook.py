@@ -153,17 +153,12 @@ class RecordingHarness(Harness):
         self.recorded: list[dict[str, Any]] = []
         # The latest snapshot taken after n recorded steps, by n: where the output was read.
         self.snapshots: dict[int, dict[str, Any]] = {}
-        self.start_url = ""
         self.unlearnable = ""
         self.replaying = False
 
-    def open(self) -> RecordingHarness:
-        super().open()
-        self.start_url = self.url
-        return self
-
     def __enter__(self) -> RecordingHarness:
-        return self.open()
+        self.open()
+        return self
 
     def snapshot(self) -> dict[str, Any]:
         snap = super().snapshot()
@@ -352,17 +347,13 @@ class RecordingHarness(Harness):
             return None
         steps = [dict(step) for step in self.recorded]
         if steps[0]["tool"] != "goto":
-            # The run began on a page an earlier run left open (same session): start there.
-            start = self.start_url if self._on_source(self.start_url) else ""
-            start = start or self.context.source_url
-            steps.insert(0, {"tool": "goto", "value": self._value(start), "optional": False})
+            # The run began on a page an earlier run (same session, or this run before a
+            # pause) left open; a replay starts from the source's address, where a session
+            # that is still signed in skips the optional login steps.
+            steps.insert(0, {"tool": "goto", "value": "{{source.url}}", "optional": False})
             # Page indices of the snapshots shift with the inserted step.
             self.snapshots = {index + 1: snap for index, snap in self.snapshots.items()}
         return [*steps, output_mapping(self.context, output, self.snapshots, self)]
-
-    def _on_source(self, url: str) -> bool:
-        source = urlparse(self.context.source_url)
-        return bool(url) and urlparse(url).netloc == source.netloc
 
 
 def _rank(alternative: Mapping[str, Any]) -> int:
