@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -138,9 +138,12 @@ class Misfit(Exception):
         self.reason = reason
 
 
-def page_path(url: str) -> str:
-    """A page's path with run-specific parts (numbers, long tokens) folded to ``*``."""
+def page_path(url: str, values: Iterable[str] = ()) -> str:
+    """A page's path with run-specific parts (the run's input values, numbers, long tokens)
+    folded to ``*``."""
     path = urlparse(url).path or "/"
+    for value in sorted(values, key=len, reverse=True):
+        path = path.replace(value, "*")
     path = re.sub(r"[A-Za-z0-9_-]{20,}", "*", path)
     return re.sub(r"\d+", "*", path)
 
@@ -166,6 +169,18 @@ class RecordingHarness(Harness):
         return snap
 
     # -- parameters -------------------------------------------------------------------
+
+    def input_values(self) -> list[str]:
+        return [
+            str(value)
+            for value in self.context.input.values()
+            if isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and len(str(value)) >= 3
+        ]
+
+    def page_path(self) -> str:
+        return page_path(self.url, self.input_values())
 
     def _secrets_in(self, text: str) -> bool:
         return any(len(secret) >= 4 and secret in text for secret in self.context.secrets)
@@ -257,7 +272,7 @@ class RecordingHarness(Harness):
             "tool": tool,
             "targets": self.alternatives(target),
             "value": None if value is None else self._value(value),
-            "expect": page_path(self.url),
+            "expect": self.page_path(),
             "optional": False,
         }
         result = act()
@@ -626,11 +641,12 @@ class Replay:
         page to render; None for an optional step whose page is not shown."""
         optional = bool(step.get("optional"))
         expected = step.get("expect")
-        if expected and page_path(self.h.url) != expected:
+        current = self.h.page_path()
+        if expected and current != expected:
             if optional:
                 self.h.recorded.append(dict(step))
                 return None
-            raise Misfit(index, f"Expected the page {expected}, found {page_path(self.h.url)}.")
+            raise Misfit(index, f"Expected the page {expected}, found {current}.")
         alternatives = []
         for alternative in step.get("targets") or []:
             resolved = {
