@@ -638,12 +638,13 @@ class Replay:
 
     def _target(self, index: int, step: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first of the step's locators that finds an element, waiting a little for the
-        page to render; None for an optional step whose page is not shown."""
-        optional = bool(step.get("optional"))
+        page to render. An optional (login) step whose page is not shown is skipped (None):
+        the session is already signed in. On its page, a step whose locators all fail no
+        longer fits."""
         expected = step.get("expect")
         current = self.h.page_path()
         if expected and current != expected:
-            if optional:
+            if step.get("optional"):
                 self.h.recorded.append(dict(step))
                 return None
             raise Misfit(index, f"Expected the page {expected}, found {current}.")
@@ -670,12 +671,8 @@ class Replay:
             if found is not None:
                 return found
             if time.monotonic() >= deadline:
-                break
+                raise Misfit(index, "None of the step's locators finds an element any more.")
             time.sleep(0.1)
-        if optional:
-            self.h.recorded.append(dict(step))
-            return None
-        raise Misfit(index, "None of the step's locators finds an element any more.")
 
 
 # -- the planner ------------------------------------------------------------------------
