@@ -35,6 +35,7 @@ from bench.api import (  # noqa: E402 (the project root first)
     deck_env,
     free_port,
     gunicorn,
+    load_average,
     manage,
     on_sigterm,
 )
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait(base_url)
         print(
             f"gunicorn on {base_url} (SQLite {var_dir}); this process executes the runs; "
-            f"{os.cpu_count()} CPU cores; screenshots {'on' if args.screenshots else 'off'}",
+            f"{os.cpu_count()} CPU cores, load {load_average()}; screenshots {'on' if args.screenshots else 'off'}",
             flush=True,
         )
         return _measure(args, base_url)
@@ -144,26 +145,172 @@ def _wait(base_url: str, limit: float = 60) -> None:
     raise RuntimeError("the server did not answer")
 
 
-def _measure(args: argparse.Namespace, base_url: str) -> int:
-    from bench import agent_flows
+def _fixtures(base_url: str, slug: str) -> dict[str, Any]:
+    """The demo organization's source, credential and task for the sandbox utility."""
+    from deck.models import Organization
+    from tasks import services
+    from tasks.sandbox.accounts import sandbox_primary_login
 
-    fixtures = agent_flows.fixtures(base_url=base_url, slug=args.source)
+    organization = Organization.objects.get(slug="demo")
+    login = sandbox_primary_login(slug)
+    source = services.source_create(
+        organization=organization, name=f"Sandbox {slug}", url=f"{base_url}/sandbox/{slug}/"
+    )
+    credential = services.credential_create(
+        organization=organization,
+        source_id=source.id,
+        auth_method="username_password",
+        auth_credentials=login.auth_credentials(),
+    )
+    agent = services.agent_create(organization=organization, name="Bench agent")
+    task = services.task_create(
+        organization=organization,
+        agent_id=agent.id,
+        name=TASK_NAME,
+        prompt="Log in and fetch the amount due and the due date of my latest bill.",
+        output_schema=OUTPUT_SCHEMA,
+    )
+    return {
+        "organization": organization,
+        "task": task,
+        "credential": credential,
+        "login": login,
+        "url": source.url,
+    }
+
+
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "amount_due": {"type": "number", "description": "The amount due on the latest bill."},
+        "due_date": {"type": "string", "format": "date", "description": "Its due date."},
+    },
+    "required": ["amount_due", "due_date"],
+}
+
+
+def _run_once(fixtures: dict[str, Any], status: str) -> dict[str, Any]:
+    """One run of the task in ``status`` (kept there), executed in this process."""
+    from tasks.execution import run_execute
+    from tasks.models import RunStep, Task, TaskRun
+    from tasks.runs import run_create
+
+    task = fixtures["task"]
+    Task.objects.filter(pk=task.pk).update(status=status, stage_successes=0)
+    run = run_create(
+        organization=fixtures["organization"],
+        task_id=task.id,
+        input={},
+        credential_id=fixtures["credential"].id,
+    )
+    run_execute(run.id)
+    run = TaskRun.objects.get(pk=run.pk)
+    _end_session(run.session_id)
+    if run.status != "completed":
+        raise RuntimeError(f"run {run.id} {run.status}: {run.errors}")
+    modes = set(RunStep.objects.filter(run=run).values_list("detail__mode", flat=True))
+    expected = {"learning": {"explore"}, "live": {"replay"}}[status]
+    if modes != expected:
+        raise RuntimeError(f"run {run.id} in {status} went {sorted(modes)}")
+    output: dict[str, Any] = run.output or {}
+    return output
+
+
+def _end_session(session_id: str | None) -> None:
+    """Each measured run starts in a new browser context, like a run on a new session: the
+    one just used is closed (a worker's pool does it once the session ends)."""
+    from tasks.agent.browser import browser_pool
+
+    if session_id:
+        browser_pool().forget(session_id)
+
+
+def _sign_in(page: Any, fixtures: dict[str, Any]) -> None:
+    """The hand-written flow up to the home page: what a person would script for one site."""
+    import pyotp
+
+    login = fixtures["login"]
+    page.goto(fixtures["url"])
+    page.fill("#email", login.username)
+    page.fill("#password", login.password)
+    page.click("#login-form button")
+    page.fill("#code", pyotp.TOTP(login.totp_secret).now())
+    page.click("form button:has-text('Verify')")
+    page.wait_for_url("**/sandbox/*/")
+
+
+def _script_once(fixtures: dict[str, Any]) -> dict[str, Any]:
+    """The floor: the same flow as a fixed Playwright script on the pool's Chromium, in a
+    context of its own as a run without a session gets."""
+    from tasks.agent.browser import browser_pool
+
+    pool = browser_pool()
+
+    def flow() -> dict[str, Any]:
+        browser = pool._ensure_browser()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            _sign_in(page, fixtures)
+            page.click("text=View latest bill")
+            amount = page.locator("dt:text-is('Amount due') + dd").inner_text()
+            due = page.locator("dt:text-is('Due date') + dd").inner_text()
+            return {"amount_due": amount, "due_date": due}
+        finally:
+            context.close()
+
+    return pool.call(flow)
+
+
+def _contexts_memory(
+    fixtures: dict[str, Any], counts: list[int]
+) -> list[tuple[int, list[int], tuple[float, float]]]:
+    """Chromium's memory with n live browser contexts, each signed in on the home page."""
+    from tasks.agent.browser import browser_pool
+
+    pool = browser_pool()
+    contexts: list[Any] = []
+    rows = []
+
+    def grow(n: int) -> None:
+        browser = pool._ensure_browser()
+        while len(contexts) < n:
+            context = browser.new_context()
+            _sign_in(context.new_page(), fixtures)
+            contexts.append(context)
+
+    try:
+        for count in counts:
+            pool.call(lambda n=count: grow(n))
+            time.sleep(1.0)  # let the renderers settle after loading
+            pids = chromium_pids()
+            rows.append((count, pids, memory_mb(pids)))
+    finally:
+        pool.call(lambda: [context.close() for context in contexts])
+    return rows
+
+
+def _measure(args: argparse.Namespace, base_url: str) -> int:
+    fixtures = _fixtures(base_url, args.source)
     runs = max(1, args.runs)
 
-    def timed(label: str, once: Callable[[], Any]) -> list[float]:
+    def timed(label: str, once: Callable[[], dict[str, Any]]) -> list[float]:
         samples = []
-        once()  # warm-up: Chromium started, caches warm, pages compiled
+        first = once()  # warm-up (Chromium started, the playbook learned), and the output
         for _ in range(runs):
             started = time.perf_counter()
             once()
             samples.append(time.perf_counter() - started)
-        print(f"  {label}: " + ", ".join(f"{s:.2f}" for s in samples) + " s", flush=True)
+        print(
+            f"  {label:<24}" + " ".join(f"{s:.2f}" for s in samples) + f" s   output {first}",
+            flush=True,
+        )
         return samples
 
-    print(f"{TASK_NAME!r} on sandbox {args.source}, {runs} runs per mode after one warm-up")
-    explore = timed("explore (learning)", lambda: agent_flows.run_once(fixtures, "learning"))
-    replay = timed("replay (live)", lambda: agent_flows.run_once(fixtures, "live"))
-    floor = timed("hand-written Playwright", lambda: agent_flows.script_once(fixtures))
+    print(f"{TASK_NAME!r} on sandbox {args.source}: {runs} timed runs per mode after a warm-up")
+    explore = timed("explore (learning)", lambda: _run_once(fixtures, "learning"))
+    replay = timed("replay (live)", lambda: _run_once(fixtures, "live"))
+    floor = timed("hand-written Playwright", lambda: _script_once(fixtures))
     rows = [
         ("explore (learning)", median_seconds(explore)),
         ("replay (live)", median_seconds(replay)),
@@ -176,14 +323,12 @@ def _measure(args: argparse.Namespace, base_url: str) -> int:
     print(f"explore / replay: {rows[0][1] / rows[1][1]:.1f}x")
 
     print("\nChromium memory with live, signed-in contexts (this process's browser tree)")
-    print(f"{'contexts':>8}{'processes':>11}{'RSS MB':>10}{'PSS MB':>10}{'PSS +/ctx':>11}")
-    baseline_pss = None
-    for count, pids in agent_flows.contexts_memory(fixtures, [0, 1, 2, 4], chromium_pids):
-        rss, pss = memory_mb(pids)
-        if baseline_pss is None:
-            baseline_pss = pss
-        per = (pss - baseline_pss) / count if count else 0.0
-        print(f"{count:>8}{len(pids):>11}{rss:>10.0f}{pss:>10.0f}{per:>11.1f}")
+    print(f"{'contexts':>8}{'processes':>11}{'RSS MB':>10}{'PSS MB':>10}{'PSS +MB/ctx':>13}")
+    baseline = None
+    for count, pids, (rss, pss) in _contexts_memory(fixtures, [0, 1, 2, 4]):
+        baseline = pss if baseline is None else baseline
+        per = (pss - baseline) / count if count else 0.0
+        print(f"{count:>8}{len(pids):>11}{rss:>10.0f}{pss:>10.0f}{per:>13.1f}")
     return 0
 
 
