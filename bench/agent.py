@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         _wait(base_url)
         print(
             f"gunicorn on {base_url} (SQLite {var_dir}); this process executes the runs; "
-            f"{os.cpu_count()} CPU cores, load {load_average()}; screenshots {'on' if args.screenshots else 'off'}",
+            f"{os.cpu_count()} CPU cores, load {load_average()}; "
+            f"screenshots {'on' if args.screenshots else 'off'}",
             flush=True,
         )
         return _measure(args, base_url)
