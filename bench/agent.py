@@ -273,16 +273,19 @@ def _contexts_memory(
     contexts: list[Any] = []
     rows = []
 
-    def grow(n: int) -> None:
-        browser = pool._ensure_browser()
-        while len(contexts) < n:
-            context = browser.new_context()
-            _sign_in(context.new_page(), fixtures)
-            contexts.append(context)
+    def grower(n: int) -> Callable[[], None]:
+        def grow() -> None:
+            browser = pool._ensure_browser()
+            while len(contexts) < n:
+                context = browser.new_context()
+                _sign_in(context.new_page(), fixtures)
+                contexts.append(context)
+
+        return grow
 
     try:
         for count in counts:
-            pool.call(lambda n=count: grow(n))
+            pool.call(grower(count))
             time.sleep(1.0)  # let the renderers settle after loading
             pids = chromium_pids()
             rows.append((count, pids, memory_mb(pids)))
