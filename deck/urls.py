@@ -8,10 +8,7 @@ from deck.api.main import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v2/", api.urls),
-<<<<<<< HEAD
     path("", include("storage.urls")),
-=======
     path("sandbox/", include("tasks.sandbox.urls")),
->>>>>>> sandbox
     path("", include("console.urls")),
 ]
