@@ -71,3 +71,7 @@ def new_event_delivery_id() -> str:
 
 def new_storage_id() -> str:
     return new_id("stor")
+
+
+def new_playbook_id() -> str:
+    return new_id("pbk")

@@ -46,6 +46,8 @@ from tasks.runs import (
     sessions_end_idle,
     task_record_success,
 )
+from tasks.selectors import playbook_latest
+from tasks.services import playbook_record
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +228,11 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         return vault_reveal(organization=organization, token_id=token, purpose=f"credential.{name}")
 
     task = run.task
+    playbook = None
+    if task.status in (task.Status.TEST, task.Status.LIVE):
+        latest = playbook_latest(task_id=task.id, source_id=run.source_id)
+        if latest is not None:
+            playbook = {"version": latest.version, "steps": latest.steps}
     return RunContext(
         run_id=run.id,
         organization_id=run.organization_id,
@@ -250,6 +257,7 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         storage_settings=task.storage,
         attachments=attachments or {},
         capture=_capture(run.id),
+        playbook=playbook,
     )
 
 
@@ -295,7 +303,7 @@ def run_execute(run_id: str) -> str:
                 ),
             )
             return "failed"
-    _complete(run, output)
+    _complete(run, output, context=context)
     return "finished"
 
 
@@ -305,7 +313,7 @@ def _finished_fields(run: TaskRun) -> dict[str, Any]:
     return {"finished_at": now, "runtime_ms": int((now - started).total_seconds() * 1000)}
 
 
-def _complete(run: TaskRun, output: Any) -> None:
+def _complete(run: TaskRun, output: Any, *, context: RunContext | None = None) -> None:
     failures = run_extraction_failures(run_id=run.id)
     # An extraction run whose file failed has no output to check.
     problems = [] if failures and output is None else _output_problems(run, output)
@@ -346,8 +354,25 @@ def _complete(run: TaskRun, output: Any) -> None:
         _finish_canceled(run)
         return
     if to == S.COMPLETED:
+        if context is not None and context.learned:
+            _learn(moved, context)
         task_record_success(task_id=run.task_id)
     session_release(moved)
+
+
+def _learn(run: TaskRun, context: RunContext) -> None:
+    """A successful run's actions become the next playbook version; a failure to record one
+    is logged and never fails the run that already succeeded."""
+    learned = context.learned or {}
+    try:
+        playbook_record(
+            run=run,
+            steps=learned["steps"],
+            healed_from_version=learned.get("healed_from_version"),
+            secrets=context.secrets,
+        )
+    except Exception:
+        logger.exception("Could not record the playbook of run %s", run.id)
 
 
 def _output_problems(run: TaskRun, output: Any) -> list[str]:

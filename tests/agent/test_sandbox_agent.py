@@ -1,0 +1,147 @@
+"""The real agent end to end: the heuristic planner in real Chromium against the sandbox
+portals on the live test server, runs created and executed in process (this test is the
+worker), outputs checked against the sandbox's own records."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pyotp
+import pytest
+from django.core.files.storage import default_storage
+from jsonschema import Draft202012Validator
+
+from deck.models import Organization
+from storage.models import StorageItem
+from tasks import services
+from tasks.execution import run_execute
+from tasks.models import RunStep, TaskRun
+from tasks.runs import run_answer, run_create
+from tasks.sandbox.accounts import (
+    SandboxLogin,
+    sandbox_multi_account_login,
+    sandbox_primary_login,
+    sandbox_wrong_login,
+)
+from tasks.sandbox.catalog import catalog_template, catalog_templates
+from tasks.sandbox.records import hotel_reservations, payroll_payslips, utility_bills
+from tests.api.test_resources import database_dump
+
+TODAY = date(2026, 3, 18)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def worker(settings, monkeypatch, tmp_path, pool):
+    """This test is the worker: runs are executed in process, nothing is published."""
+    settings.DECK_AGENT_PLANNER = ""
+    settings.SANDBOX_TODAY = TODAY
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
+
+
+class Portal:
+    """A sandbox portal as a Deck source with one credential."""
+
+    def __init__(self, organization: Organization, base: str, slug: str, login: SandboxLogin):
+        self.organization = organization
+        self.login = login
+        self.agent = services.agent_create(organization=organization, name=f"{slug} agent")
+        self.source = services.source_create(
+            organization=organization, name=slug, url=f"{base}/sandbox/{slug}/"
+        )
+        self.credential = services.credential_create(
+            organization=organization,
+            source_id=self.source.id,
+            auth_method="username_password",
+            auth_credentials=login.auth_credentials(),
+        )
+
+    def task(self, key: str) -> Any:
+        fields = catalog_template(key).task_fields()
+        return services.task_create(
+            organization=self.organization, agent_id=self.agent.id, **fields
+        )
+
+    def run(self, task: Any, input: dict[str, Any] | None = None, **kwargs: Any) -> TaskRun:
+        created = run_create(
+            organization=self.organization,
+            task_id=task.id,
+            input=input or {},
+            credential_id=self.credential.id,
+            **kwargs,
+        )
+        run_execute(created.id)
+        return TaskRun.objects.get(pk=created.id)
+
+
+def trace(run: TaskRun) -> str:
+    steps = RunStep.objects.filter(run=run).order_by("sequence")
+    return "\n".join(
+        f"{s.sequence:>2} {s.tool:<14} {json.dumps(s.detail)[:160]} | {s.reasoning}" for s in steps
+    )
+
+
+def completed(run: TaskRun) -> dict[str, Any]:
+    assert run.status == TaskRun.Status.COMPLETED, f"{run.errors}\n{trace(run)}"
+    assert not list(Draft202012Validator(run.task.output_schema).iter_errors(run.output))
+    return run.output
+
+
+@pytest.fixture
+def portal(org, live_server):
+    def make(slug: str, login: SandboxLogin | None = None) -> Portal:
+        return Portal(org, live_server.url, slug, login or sandbox_primary_login(slug))
+
+    return make
+
+
+def expected_bill(slug: str, login: SandboxLogin, account_index: int = 0) -> dict[str, Any]:
+    account = login.accounts[account_index]
+    bill = utility_bills(slug, login, account)[0]
+    return {
+        "account_number": account.number,
+        "billing_period": {
+            "start_date": bill.period_start.isoformat(),
+            "end_date": bill.period_end.isoformat(),
+        },
+        "amount_due": float(bill.amount_due),
+        "due_date": bill.due_date.isoformat(),
+        "usage": bill.usage,
+        "usage_unit": bill.unit,
+    }
+
+
+def test_every_template_applies_to_a_tested_portal():
+    tested = {
+        ("fetch_latest_bill", "brightwater"),
+        ("fetch_latest_bill", "cascade"),
+        ("list_upcoming_reservations", "harbor"),
+        ("pay_bill", "brightwater"),
+        ("pay_bill", "cascade"),
+        ("download_payslips", "paystream"),
+        ("cancel_reservation", "harbor"),
+    }
+    assert {(t.key, s) for t in catalog_templates() for s in t.sources} == tested
+
+
+@pytest.mark.parametrize("slug", ["brightwater", "cascade"])
+def test_fetch_latest_bill(portal, slug):
+    site = portal(slug)
+    run = site.run(site.task("fetch_latest_bill"))
+    output = completed(run)
+    assert output == expected_bill(slug, site.login)
+    # The bill's PDF was captured into storage, the real bytes.
+    items = list(StorageItem.objects.filter(task_run_id=run.id))
+    assert len(items) == 1, trace(run)
+    assert items[0].file_type == "application/pdf"
+    with default_storage.open(items[0].file.name) as stored:
+        assert stored.read(5) == b"%PDF-"
+    # Every browser step left a screenshot.
+    shots = RunStep.objects.filter(run=run).exclude(screenshot="")
+    assert shots.count() >= 5
+    with default_storage.open(shots.first().screenshot) as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
