@@ -24,6 +24,7 @@ from tasks.sandbox.accounts import PORTALS
 from tasks.sandbox.catalog import TaskTemplate, catalog_templates
 
 RECENT_RUNS = 10
+RECENT_PLAYBOOKS = 10
 
 
 @require_GET
@@ -285,6 +286,11 @@ def _render_detail(request: ConsoleRequest, task: Task, run_form: RunForm) -> Ht
         "next_status": next_status,
         "required": STAGE_SUCCESSES_REQUIRED,
         "recent_runs": recent[:RECENT_RUNS],
+        "playbooks": list(
+            selectors.playbook_list(organization=request.organization, task_id=task.id)
+            .select_related("source")
+            .order_by("-created_at", "-version")[:RECENT_PLAYBOOKS]
+        ),
         "run_count": recent.count(),
         "run_form": run_form,
     }

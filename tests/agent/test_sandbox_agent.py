@@ -8,7 +8,6 @@ import json
 from datetime import date
 from typing import Any
 
-import pyotp
 import pytest
 from django.core.files.storage import default_storage
 from jsonschema import Draft202012Validator
@@ -18,16 +17,13 @@ from storage.models import StorageItem
 from tasks import services
 from tasks.execution import run_execute
 from tasks.models import RunStep, TaskRun
-from tasks.runs import run_answer, run_create
+from tasks.runs import run_create
 from tasks.sandbox.accounts import (
     SandboxLogin,
-    sandbox_multi_account_login,
     sandbox_primary_login,
-    sandbox_wrong_login,
 )
 from tasks.sandbox.catalog import catalog_template, catalog_templates
-from tasks.sandbox.records import hotel_reservations, payroll_payslips, utility_bills
-from tests.api.test_resources import database_dump
+from tasks.sandbox.records import utility_bills
 
 TODAY = date(2026, 3, 18)
 

@@ -308,3 +308,27 @@ def test_create_from_a_sandbox_template(member: Client, org) -> None:
         "From the template"
         not in member.get(reverse("console:tasks_new"), {"template": "nope"}).content.decode()
     )
+
+
+def test_task_page_lists_playbook_versions(
+    member: Client, world: World, their_world: World
+) -> None:
+    from tasks.services import playbook_record
+
+    steps = [
+        {"tool": "goto", "value": "{{source.url}}", "optional": False},
+        {"tool": "output", "fields": {"amount_due": {"from": "pair", "label": "Amount due"}}},
+    ]
+    url = reverse("console:tasks_detail", args=[world.task.id])
+    assert "None yet." in member.get(url).content.decode()
+    playbook_record(run=world.run, steps=steps)
+    playbook_record(run=world.run, steps=[steps[0], {**steps[1], "x": 1}], healed_from_version=1)
+    playbook_record(run=their_world.run, steps=steps)
+    content = member.get(url).content.decode()
+    assert "<strong>v2</strong>" in content
+    assert "healed v1" in content
+    assert "<strong>v1</strong>" in content
+    assert "{{source.url}}" in content
+    assert world.run.id in content
+    theirs = member.get(reverse("console:tasks_detail", args=[their_world.task.id]))
+    assert theirs.status_code == 404
