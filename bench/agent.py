@@ -31,7 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import (  # noqa: E402 (the project root first)
+# The sibling bench, as bench/dispatch.py imports it (this file runs as a script, so its
+# directory is on sys.path); "bench.api" would make mypy see the module twice.
+from api import (  # noqa: E402 (the project root first)
     deck_env,
     free_port,
     gunicorn,

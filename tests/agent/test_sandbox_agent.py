@@ -84,6 +84,7 @@ def trace(run: TaskRun) -> str:
 def completed(run: TaskRun) -> dict[str, Any]:
     assert run.status == TaskRun.Status.COMPLETED, f"{run.errors}\n{trace(run)}"
     assert not list(Draft202012Validator(run.task.output_schema).iter_errors(run.output))
+    assert run.output is not None
     return run.output
 
 

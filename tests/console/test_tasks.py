@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -14,6 +15,7 @@ from jsonschema import Draft202012Validator
 from tasks import definitions
 from tasks.drafting import task_draft_builtin
 from tasks.models import Task, TaskRun
+from tasks.services import playbook_record
 from tests.api.factories import make_agent
 from tests.console.conftest import World
 
@@ -313,9 +315,8 @@ def test_create_from_a_sandbox_template(member: Client, org) -> None:
 def test_task_page_lists_playbook_versions(
     member: Client, world: World, their_world: World
 ) -> None:
-    from tasks.services import playbook_record
 
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"tool": "goto", "value": "{{source.url}}", "optional": False},
         {"tool": "output", "fields": {"amount_due": {"from": "pair", "label": "Amount due"}}},
     ]
