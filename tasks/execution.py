@@ -27,7 +27,8 @@ from tasks.agent.runtime import (
     RunTimedOut,
     agent_run,
 )
-from tasks.models import Credential, RunStep, Session, TaskRun
+from tasks.errors import InvalidInput
+from tasks.models import Credential, Entity, RunStep, Session, TaskRun
 from tasks.runs import (
     run_dispatch,
     run_transition,
@@ -36,6 +37,7 @@ from tasks.runs import (
     sessions_end_idle,
     task_record_success,
 )
+from tasks.services import credential_mark_invalid, credential_mark_verified, entities_record
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +195,39 @@ def _context(run: TaskRun) -> RunContext:
         }.get(name)
         if not token:
             return None
-        return vault_reveal(organization=organization, token_id=token, purpose=f"credential.{name}")
+        value = vault_reveal(
+            organization=organization, token_id=token, purpose=f"credential.{name}"
+        )
+        secrets.add(value)
+        return value
+
+    def record_entities(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Entities belong to a login: without a credential nothing is recorded and the
+        items come back without an id."""
+        # A secret the agent copied into what it found must not be stored with it.
+        found = redact_data(mask_values(found, secrets))
+        if credential is None:
+            return [{**item, "id": None} for item in found]
+        try:
+            recorded = entities_record(credential_id=credential.id, found=found)
+        except InvalidInput as exc:
+            raise AgentFailure(
+                f"The agent reported entities Deck cannot store: {exc.message}",
+                type="task",
+                code="entities_invalid",
+            ) from exc
+        return [_entity_summary(entity) for entity in recorded]
+
+    verified = {"done": False}
+
+    def login_verified() -> None:
+        if credential is not None and not verified["done"]:
+            credential_mark_verified(credential_id=credential.id)
+            verified["done"] = True
+
+    scoped = Entity.objects.filter(pk__in=run.entity_ids, credential_id=run.credential_id)
+    by_id = {entity.id: entity for entity in scoped} if run.entity_ids else {}
+    entities = [_entity_summary(by_id[i]) for i in run.entity_ids if i in by_id]
 
     task = run.task
     return RunContext(
@@ -218,7 +252,20 @@ def _context(run: TaskRun) -> RunContext:
         agent_planner=run.agent.planner,
         task_status=task.status,
         storage_settings=task.storage,
+        entities=entities,
+        record_entities=record_entities,
+        login_verified=login_verified,
     )
+
+
+def _entity_summary(entity: Entity) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "type": entity.type,
+        "external_id": entity.external_id,
+        "name": entity.name,
+        "attributes": entity.attributes,
+    }
 
 
 def run_execute(run_id: str) -> str:
@@ -306,16 +353,21 @@ def _fail(
     from_statuses: tuple[str, ...] = (S.RUNNING, S.CANCELING),
     **fields: Any,
 ) -> bool:
-    """Fail the run if it is still in ``from_statuses``, and free its session."""
-    moved = run_transition(
-        run.id,
-        from_statuses=from_statuses,
-        to=S.FAILED,
-        result=TaskRun.Result.FAILURE,
-        errors=[*run.errors, error],
-        **_finished_fields(run),
-        **fields,
-    )
+    """Fail the run if it is still in ``from_statuses``, and free its session. A source that
+    rejected the login also marks the credential invalid, in the same transaction."""
+    with transaction.atomic():
+        moved = run_transition(
+            run.id,
+            from_statuses=from_statuses,
+            to=S.FAILED,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+            **fields,
+        )
+        rejected = (error.get("type"), error.get("code")) == ("source", "auth_invalid")
+        if moved is not None and rejected and moved.credential_id:
+            credential_mark_invalid(credential_id=moved.credential_id)
     if moved is not None:
         session_release(moved)
     return moved is not None

@@ -187,9 +187,12 @@ def run_create(
     source, credential, session = _resolve_target(
         organization, credential_id=credential_id, source_id=source_id, session_id=session_id
     )
-    if entity_ids:
-        # Entities are discovered by the agent at login; none exists for this target yet.
-        raise NotFound("entity", entity_ids[0], field="entity_ids[0]")
+    # Entities come from this credential's logins; anyone else's are unknown here.
+    entities = selectors.entities_for_run(
+        organization=organization,
+        credential_id=credential.id if credential else None,
+        entity_ids=list(dict.fromkeys(entity_ids or [])),
+    )
 
     with transaction.atomic():
         if session is None:
@@ -220,6 +223,7 @@ def run_create(
             source=source,
             credential=credential,
             session=session,
+            entity_ids=[entity.id for entity in entities],
             input=stored_input,
             tokenized=sorted(tokens),
             input_tokens=tokens,

@@ -12,6 +12,7 @@ from tasks.models import (
     STAGE_SUCCESSES_REQUIRED,
     Agent,
     Credential,
+    Entity,
     Session,
     Source,
     Task,
@@ -136,6 +137,11 @@ class CredentialOut(Schema):
         return obj.external_id or None
 
 
+def credential_representation(credential: Credential) -> dict[str, Any]:
+    """The credential as the API returns it (never a secret), as plain JSON for events."""
+    return CredentialOut.from_orm(credential).model_dump(mode="json")
+
+
 class AuthCredentialsIn(Strict):
     username: str | None = Field(None, max_length=500)
     password: str | None = Field(None, max_length=2000)
@@ -153,6 +159,26 @@ class CredentialCreateIn(Strict):
 class CredentialUpdateIn(Strict):
     auth_credentials: AuthCredentialsIn | None = None
     external_id: str | None = Field(None, max_length=255)
+
+
+# -- entities -----------------------------------------------------------------------------
+
+
+class EntityOut(Schema):
+    id: str
+    object: Literal["entity"] = "entity"
+    credential_id: str
+    source_id: str
+    type: str
+    external_id: str
+    name: str | None
+    attributes: JsonObject
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_name(obj: Entity) -> str | None:
+        return obj.name or None
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -261,7 +287,9 @@ class RunCreateIn(Strict):
     credential_id: str | None = None
     source_id: str | None = None
     session_id: str | None = None
-    entity_ids: list[str] | None = None
+    entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
+        None, max_length=1000
+    )
     input: JsonObject = Field(default_factory=dict)
 
 
@@ -302,6 +330,7 @@ class TaskRunOut(Schema):
     source_id: str
     session_id: str | None
     workflow_id: str | None
+    entity_ids: list[str]
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
     tokenized: list[str]
@@ -344,6 +373,7 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "source_id": run.source_id,
         "session_id": run.session_id,
         "workflow_id": run.workflow_id or None,
+        "entity_ids": list(run.entity_ids),
         "runtime_ms": run.runtime_ms,
         "tokenized": list(run.tokenized),
         "output": run.output,
