@@ -34,6 +34,8 @@ urlpatterns = [
     path("agents/", agents.agents, name="agents"),
     path("agents/create/", agents.agents_create, name="agents_create"),
     path("agents/<str:agent_id>/", agents.agents_detail, name="agents_detail"),
+    path("agents/<str:agent_id>/edit/", agents.agents_edit, name="agents_edit"),
+    path("agents/<str:agent_id>/update/", agents.agents_update, name="agents_update"),
     # Tasks
     path("tasks/", tasks.tasks, name="tasks"),
     path("tasks/new/", tasks.tasks_new, name="tasks_new"),

@@ -37,7 +37,12 @@ from tasks.runs import (
     sessions_end_idle,
     task_record_success,
 )
-from tasks.services import credential_mark_invalid, credential_mark_verified, entities_record
+from tasks.services import (
+    LLM_API_KEY_PURPOSE,
+    credential_mark_invalid,
+    credential_mark_verified,
+    entities_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +230,25 @@ def _context(run: TaskRun) -> RunContext:
             credential_mark_verified(credential_id=credential.id)
             verified["done"] = True
 
+    agent = run.agent
+
+    def llm_settings() -> dict[str, str]:
+        """The agent's endpoint, model and key, else the deployment's. The deployment's key
+        goes only to the deployment's endpoint: an agent pointing elsewhere brings its own."""
+        base_url = agent.llm_base_url or settings.DECK_LLM_BASE_URL
+        api_key = ""
+        if agent.llm_api_key_token:
+            api_key = reveal(agent.llm_api_key_token, LLM_API_KEY_PURPOSE)
+        elif base_url == settings.DECK_LLM_BASE_URL and settings.DECK_LLM_API_KEY:
+            api_key = settings.DECK_LLM_API_KEY
+            register_secret(api_key)
+            secrets.add(api_key)
+        return {
+            "base_url": base_url.rstrip("/"),
+            "model": agent.llm_model or settings.DECK_LLM_MODEL,
+            "api_key": api_key,
+        }
+
     scoped = Entity.objects.filter(pk__in=run.entity_ids, credential_id=run.credential_id)
     by_id = {entity.id: entity for entity in scoped} if run.entity_ids else {}
     entities = [_entity_summary(by_id[i]) for i in run.entity_ids if i in by_id]
@@ -255,6 +279,7 @@ def _context(run: TaskRun) -> RunContext:
         entities=entities,
         record_entities=record_entities,
         login_verified=login_verified,
+        llm_settings=llm_settings,
     )
 
 

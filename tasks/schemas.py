@@ -38,11 +38,18 @@ class TaskSummary(Schema):
     status: str
 
 
+PlannerName = Literal["heuristic", "llm"]
+
+
 class AgentOut(Schema):
     id: str
     object: Literal["agent"] = "agent"
     name: str
     description: str
+    planner: PlannerName
+    llm_base_url: str | None = Field(description="Empty: the deployment's DECK_LLM_BASE_URL.")
+    llm_model: str | None = Field(description="Empty: the deployment's DECK_LLM_MODEL.")
+    has_llm_api_key: bool = Field(description="The key itself is write-only.")
     tasks: list[TaskSummary]
     created_at: datetime
     updated_at: datetime
@@ -51,15 +58,42 @@ class AgentOut(Schema):
     def resolve_tasks(obj: Agent) -> list[Task]:
         return list(obj.tasks.all())
 
+    @staticmethod
+    def resolve_llm_base_url(obj: Agent) -> str | None:
+        return obj.llm_base_url or None
+
+    @staticmethod
+    def resolve_llm_model(obj: Agent) -> str | None:
+        return obj.llm_model or None
+
+    @staticmethod
+    def resolve_has_llm_api_key(obj: Agent) -> bool:
+        return bool(obj.llm_api_key_token)
+
+
+LlmApiKey = Annotated[str, StringConstraints(max_length=2000)]
+
 
 class AgentCreateIn(Strict):
     name: Name
     description: str = Field("", max_length=5000)
+    planner: PlannerName = "heuristic"
+    llm_base_url: str = Field("", max_length=2000)
+    llm_model: str = Field("", max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None, description="Write-only; kept in the vault and never returned."
+    )
 
 
 class AgentUpdateIn(Strict):
     name: Name | None = None
     description: str | None = Field(None, max_length=5000)
+    planner: PlannerName | None = None
+    llm_base_url: str | None = Field(None, max_length=2000)
+    llm_model: str | None = Field(None, max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None, description='Write-only. A new key replaces the old one; "" or null removes it.'
+    )
 
 
 # -- sources ------------------------------------------------------------------------------

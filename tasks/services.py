@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -30,25 +31,108 @@ _RELEARN_FIELDS = ("prompt", "input_schema", "output_schema")
 # -- agents -------------------------------------------------------------------------------
 
 
-def agent_create(*, organization: Organization, name: str, description: str = "") -> Agent:
-    return Agent.objects.create(organization=organization, name=name, description=description)
+LLM_API_KEY_PURPOSE = "agent.llm_api_key"
+
+
+def _llm_base_url(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            "llm_base_url must be an http or https URL, such as https://api.openai.com/v1.",
+            field="llm_base_url",
+        ) from exc
+    return url.rstrip("/")
+
+
+def _agent_check(agent: Agent) -> None:
+    """An llm agent needs an endpoint and a model, its own or the deployment's."""
+    if agent.planner != Agent.Planner.LLM:
+        return
+    if not (agent.llm_base_url or settings.DECK_LLM_BASE_URL):
+        raise InvalidInput(
+            "The llm planner needs llm_base_url (this deployment sets no DECK_LLM_BASE_URL).",
+            field="llm_base_url",
+        )
+    if not (agent.llm_model or settings.DECK_LLM_MODEL):
+        raise InvalidInput(
+            "The llm planner needs llm_model (this deployment sets no DECK_LLM_MODEL).",
+            field="llm_model",
+        )
+
+
+def _agent_apply(agent: Agent, changes: Mapping[str, Any], *, replaced: list[str]) -> None:
+    """Set the given fields; a new ``llm_api_key`` goes to the vault, ``""`` or None removes
+    it, and the old token goes to ``replaced``."""
+    for field in ("name", "description", "planner", "llm_model"):
+        if changes.get(field) is not None:
+            setattr(
+                agent, field, changes[field].strip() if field == "llm_model" else changes[field]
+            )
+    if changes.get("llm_base_url") is not None:
+        agent.llm_base_url = _llm_base_url(changes["llm_base_url"])
+    if "llm_api_key" in changes:
+        key = (changes["llm_api_key"] or "").strip()
+        replaced.append(agent.llm_api_key_token)
+        agent.llm_api_key_token = (
+            vault_store(organization=agent.organization, purpose=LLM_API_KEY_PURPOSE, plaintext=key)
+            if key
+            else ""
+        )
+    _agent_check(agent)
+
+
+def agent_create(
+    *,
+    organization: Organization,
+    name: str,
+    description: str = "",
+    planner: str = Agent.Planner.HEURISTIC,
+    llm_base_url: str = "",
+    llm_model: str = "",
+    llm_api_key: str | None = None,
+) -> Agent:
+    """Atomic: the agent and its vault-held model API key commit together."""
+    agent = Agent(organization=organization, name=name, description=description)
+    with transaction.atomic():
+        _agent_apply(
+            agent,
+            {
+                "planner": planner,
+                "llm_base_url": llm_base_url or "",
+                "llm_model": llm_model or "",
+                "llm_api_key": llm_api_key,
+            },
+            replaced=[],
+        )
+        agent.save()
+    return agent
 
 
 def agent_update(*, organization: Organization, agent_id: str, changes: Mapping[str, Any]) -> Agent:
-    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
-    for field in ("name", "description"):
-        if changes.get(field) is not None:
-            setattr(agent, field, changes[field])
-    agent.save()
+    """Atomic; a replaced or removed model API key is destroyed in the vault."""
+    with transaction.atomic():
+        agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+        replaced: list[str] = []
+        _agent_apply(agent, changes, replaced=replaced)
+        agent.save()
+        vault_destroy(organization=organization, token_ids=[t for t in replaced if t])
     return agent
 
 
 def agent_delete(*, organization: Organization, agent_id: str) -> None:
     """Refused while the agent still has tasks: deleting it must not lose them."""
-    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
-    if agent.tasks.exists():
-        raise StateConflict("This agent still has tasks; delete or move them first.")
-    agent.delete()
+    with transaction.atomic():
+        agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+        if agent.tasks.exists():
+            raise StateConflict("This agent still has tasks; delete or move them first.")
+        token = agent.llm_api_key_token
+        agent.delete()
+        if token:
+            vault_destroy(organization=organization, token_ids=[token])
 
 
 # -- sources ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:home", None, None, None),
     ("console:agents", None, None, '<div id="agents-panel"'),
     ("console:agents_detail", lambda w: w.agent.id, None, None),
+    ("console:agents_edit", lambda w: w.agent.id, None, '<form id="agent-form"'),
     ("console:sources", None, None, None),
     ("console:sources_new", None, None, '<form id="source-form"'),
     ("console:sources_edit", lambda w: w.source.id, None, '<form id="source-form"'),
@@ -45,6 +46,7 @@ ACTIONS: list[tuple[str, Callable[[World], str]]] = [
     ("console:sessions_end", lambda w: w.run.session_id or ""),
     ("console:credentials_update", lambda w: w.credential.id),
     ("console:sources_update", lambda w: w.source.id),
+    ("console:agents_update", lambda w: w.agent.id),
 ]
 
 CREATES = [
