@@ -258,8 +258,16 @@ if PRODUCTION:
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Runs.
-# Dotted path of the agent planner factory; empty means runs fail with agent_unavailable.
+# Dotted path of a planner factory overriding every agent's own (tests script the agent
+# with it); empty means each agent's planner (tasks.agent.runtime.PLANNERS).
 DECK_AGENT_PLANNER = env_str("DECK_AGENT_PLANNER", "") or ""
+# The real agent: Chromium driven by Playwright (tasks.agent.browser / harness).
+DECK_CHROMIUM_PATH = env_str("DECK_CHROMIUM_PATH", "/usr/bin/chromium") or "/usr/bin/chromium"
+DECK_BROWSER_MAX_CONTEXTS = env_int("DECK_BROWSER_MAX_CONTEXTS", 8, minimum=1)
+DECK_AGENT_MAX_STEPS = env_int("DECK_AGENT_MAX_STEPS", 60, minimum=1)
+DECK_AGENT_ACTION_TIMEOUT_MS = env_int("DECK_AGENT_ACTION_TIMEOUT_MS", 5000, minimum=100)
+DECK_AGENT_NAVIGATION_TIMEOUT_MS = env_int("DECK_AGENT_NAVIGATION_TIMEOUT_MS", 20000, minimum=100)
+DECK_AGENT_SCREENSHOTS = env_bool("DECK_AGENT_SCREENSHOTS", True)
 # The llm planner's OpenAI-compatible endpoint when an agent sets none of its own. The key
 # (or DECK_LLM_API_KEY_FILE) is sent only to DECK_LLM_BASE_URL, never to an agent's own URL.
 DECK_LLM_BASE_URL = (env_str("DECK_LLM_BASE_URL", "") or "").rstrip("/")

@@ -12,6 +12,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
@@ -147,11 +149,18 @@ def _step_recorder(run: TaskRun) -> Any:
         *,
         reasoning: str = "",
         duration_ms: int | None = None,
+        screenshot: bytes | None = None,
     ) -> None:
         counter["sequence"] += 1
         # Belt and braces: the harness masks typed secrets; anything the vault revealed in
         # this process is masked here too before it is stored.
         clean = redact_data(json.loads(json.dumps(detail or {}, default=str)))
+        name = ""
+        if screenshot:
+            name = default_storage.save(
+                f"screenshots/{run.organization_id}/{run.id}/{counter['sequence']}.png",
+                ContentFile(screenshot),
+            )
         RunStep.objects.create(
             run=run,
             sequence=counter["sequence"],
@@ -159,6 +168,7 @@ def _step_recorder(run: TaskRun) -> Any:
             detail=clean,
             reasoning=redact(reasoning),
             duration_ms=duration_ms,
+            screenshot=name,
         )
         _checkpoint(run)
 

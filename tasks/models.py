@@ -296,6 +296,9 @@ class RunStep(models.Model):
     detail = models.JSONField(default=dict)
     reasoning = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A PNG of the page after the step (secrets masked): a name in default_storage,
+    # screenshots/<organization_id>/<run_id>/<sequence>.png; empty when there is none.
+    screenshot = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
