@@ -67,6 +67,8 @@ class ScriptedLlm:
     def __init__(self) -> None:
         self.script: list[Script] = []
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "body"}
+        # Failures of the scripted checks, raised again in the test by ``check()``.
+        self.errors: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -93,7 +95,23 @@ class ScriptedLlm:
             if not self.script:
                 return Reply({"error": {"message": "the script ran out"}}, status=500)
             step = self.script.pop(0)
-        return step(body) if callable(step) else step
+        if not callable(step):
+            return step
+        try:
+            return step(body)
+        except Exception as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return Reply({"error": {"message": f"scripted check failed: {exc}"}}, status=500)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.script.clear()
+            self.requests.clear()
+            self.errors.clear()
+
+    def check(self) -> None:
+        """Fail the test with what a scripted check found wrong in a request."""
+        assert not self.errors, "\n".join(self.errors)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         llm = self

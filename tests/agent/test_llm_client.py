@@ -32,8 +32,7 @@ def llm() -> Iterator[ScriptedLlm]:
 
 @pytest.fixture(autouse=True)
 def fresh(llm: ScriptedLlm) -> None:
-    llm.script.clear()
-    llm.requests.clear()
+    llm.reset()
 
 
 def config(llm: ScriptedLlm, **overrides: object) -> LlmSettings:
