@@ -71,3 +71,7 @@ def new_event_delivery_id() -> str:
 
 def new_entity_id() -> str:
     return new_id("ent")
+
+
+def new_storage_id() -> str:
+    return new_id("stor")

@@ -21,6 +21,14 @@ from jsonschema import Draft202012Validator
 
 from deck.redaction import mask_values, redact, redact_data, register_secret, secret_strings
 from deck.vault.services import vault_reveal
+from storage.schemas import storage_summary
+from storage.selectors import run_extraction_failures, runs_awaiting_scans
+from storage.services import (
+    run_attachments,
+    run_extraction_execute,
+    run_is_extraction,
+    storage_capture,
+)
 from tasks.agent.runtime import (
     AgentFailure,
     InteractionNeeded,
@@ -175,7 +183,19 @@ def _step_recorder(run: TaskRun) -> Any:
     return step
 
 
-def _context(run: TaskRun) -> RunContext:
+def _capture(run_id: str) -> Any:
+    def capture(*, file_name: str, content_type: str, data: bytes) -> dict[str, Any] | None:
+        """A file the agent downloaded → storage; its summary, or None when it was dropped
+        (storage off, or a duplicate of an earlier capture)."""
+        item = storage_capture(
+            run_id=run_id, file_name=file_name, content_type=content_type, data=data
+        )
+        return None if item is None else json.loads(json.dumps(storage_summary(item), default=str))
+
+    return capture
+
+
+def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None) -> RunContext:
     organization = run.organization
     secrets: set[str] = set()
 
@@ -290,6 +310,8 @@ def _context(run: TaskRun) -> RunContext:
         record_entities=record_entities,
         login_verified=login_verified,
         llm_settings=llm_settings,
+        attachments=attachments or {},
+        capture=_capture(run.id),
     )
 
 
@@ -314,8 +336,13 @@ def run_execute(run_id: str) -> str:
     run = TaskRun.objects.select_related(
         "task", "source", "credential", "organization", "agent"
     ).get(pk=claimed.pk)
-    with Heartbeat(run.id):
-        context = _context(run)
+    if run_is_extraction(run_id=run.id):
+        # Seed 002: extraction-purpose runs skip the agent. Normally the storage job runs
+        # them; this path picks up one the sweeper requeued after its worker was lost.
+        with Heartbeat(run.id):
+            return run_extraction_execute(run=run)
+    with Heartbeat(run.id), run_attachments(run=run) as attachments:
+        context = _context(run, attachments)
         try:
             # An agent that copies a secret into its output must not get it stored.
             output = mask_values(agent_run(context), context.secrets)
@@ -351,13 +378,9 @@ def _finished_fields(run: TaskRun) -> dict[str, Any]:
 
 
 def _complete(run: TaskRun, output: Any) -> None:
-    validator = Draft202012Validator(run.task.output_schema)
-    problems = [] if isinstance(output, dict) else ["the agent returned no object"]
-    if not problems:
-        problems = [
-            f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in validator.iter_errors(output)
-        ]
+    failures = run_extraction_failures(run_id=run.id)
+    # An extraction run whose file failed has no output to check.
+    problems = [] if failures and output is None else _output_problems(run, output)
     if problems:
         _fail(
             run,
@@ -367,6 +390,24 @@ def _complete(run: TaskRun, output: Any) -> None:
                 "The output does not match output_schema: " + "; ".join(problems[:5]),
             ),
         )
+        return
+    if failures:
+        # Seed 002: the run completes with a failure result and says how many files failed;
+        # the files that were extracted keep their data.
+        error = _error("storage", "extraction_failed", f"{failures} file(s) failed extraction")
+        moved = run_transition(
+            run.id,
+            from_statuses=[S.RUNNING],
+            to=S.COMPLETED,
+            output=output,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+        )
+        if moved is None:
+            _finish_canceled(run)
+            return
+        session_release(moved)
         return
     to = S.REVIEW_REQUIRED if run.task.review_required else S.COMPLETED
     fields: dict[str, Any] = {"output": output, "result": TaskRun.Result.SUCCESS}
@@ -379,6 +420,26 @@ def _complete(run: TaskRun, output: Any) -> None:
     if to == S.COMPLETED:
         task_record_success(task_id=run.task_id)
     session_release(moved)
+
+
+def _output_problems(run: TaskRun, output: Any) -> list[str]:
+    if not isinstance(output, dict):
+        return ["the agent returned no object"]
+    validator = Draft202012Validator(run.task.output_schema)
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(output)
+    ]
+
+
+def run_complete(run: TaskRun, output: Any) -> None:
+    """Finish a running run with ``output`` (checked against output_schema), for work done
+    outside the agent (extraction-purpose runs)."""
+    _complete(run, output)
+
+
+def run_fail(run: TaskRun, error: dict[str, str]) -> bool:
+    return _fail(run, error)
 
 
 def _fail(
@@ -486,9 +547,13 @@ def runs_sweep() -> dict[str, int]:
     # The outbox: queued runs whose publish failed, or whose message was lost.
     unpublished = Q(dispatched_at__isnull=True, updated_at__lt=now - timedelta(seconds=2))
     stale = Q(dispatched_at__lt=now - timedelta(seconds=settings.DECK_RUN_REDISPATCH_SECONDS))
-    for run_id in TaskRun.objects.filter(unpublished | stale, status=S.QUEUED).values_list(
-        "id", flat=True
-    )[:1000]:
+    # Attachment runs wait for their malware scans; the last clean scan dispatches them.
+    waiting = runs_awaiting_scans()
+    for run_id in (
+        TaskRun.objects.filter(unpublished | stale, status=S.QUEUED)
+        .exclude(waiting)
+        .values_list("id", flat=True)[:1000]
+    ):
         counts["dispatched"] += run_dispatch(run_id)
 
     counts["sessions_ended"] = sessions_end_idle()

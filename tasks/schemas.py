@@ -13,6 +13,7 @@ from tasks.models import (
     Agent,
     Credential,
     Entity,
+    RunStep,
     Session,
     Source,
     Task,
@@ -349,8 +350,16 @@ class RunError(Schema):
     message: str
 
 
+class Screenshot(Schema):
+    sequence: int
+    tool: str
+    reasoning: str
+    url: str = Field(description="A signed, expiring link to the PNG.")
+    created_at: datetime
+
+
 class Artifacts(Schema):
-    screenshots: list[JsonObject]
+    screenshots: list[Screenshot]
 
 
 class TaskRunOut(Schema):
@@ -391,6 +400,26 @@ class SessionOut(Schema):
 
 
 RUN_INCLUDES = frozenset({"input", "storage", "screenshots"})
+# include=screenshots on a run lists at most this many (oldest first); the screenshots
+# endpoint pages through all of them.
+RUN_SCREENSHOTS_INCLUDED = 100
+
+
+def screenshot_representation(step: RunStep, organization_id: str) -> dict[str, Any]:
+    from storage.signing import signed_url  # storage's models import this module
+
+    return {
+        "sequence": step.sequence,
+        "tool": step.tool,
+        "reasoning": step.reasoning,
+        "url": signed_url(
+            path=step.screenshot,
+            organization_id=organization_id,
+            file_name=f"{step.run_id}-{step.sequence}.png",
+            content_type="image/png",
+        ),
+        "created_at": step.created_at,
+    }
 
 
 def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -413,7 +442,7 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "output": run.output,
         "errors": list(run.errors),
         "interaction": run.interaction,
-        "storage": [],
+        "storage": run_storage(run, full="storage" in include),
         "canceled_at": run.canceled_at,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -421,8 +450,23 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
     if "input" in include:
         data["input"] = dict(run.input)
     if "screenshots" in include:
-        data["artifacts"] = {"screenshots": []}
+        steps = run.steps.exclude(screenshot="").order_by("sequence")[:RUN_SCREENSHOTS_INCLUDED]
+        data["artifacts"] = {
+            "screenshots": [screenshot_representation(s, run.organization_id) for s in steps]
+        }
     return data
+
+
+def run_storage(run: TaskRun, *, full: bool = False) -> list[dict[str, Any]]:
+    """The run's storage items, newest first: summaries, or with ``include=storage`` the
+    full items (extraction and a fresh signed url)."""
+    from storage.schemas import storage_representation, storage_summary
+
+    # Sorted here rather than in SQL so that a prefetched list (run lists) is reused.
+    items = sorted(run.storage_items.all(), key=lambda i: (i.created_at, i.pk), reverse=True)
+    if full:
+        return [storage_representation(item) for item in items]
+    return [storage_summary(item) for item in items]
 
 
 def run_event_data(run: TaskRun) -> dict[str, Any]:

@@ -127,7 +127,7 @@ def task_get(*, organization: Organization, task_id: str, for_update: bool = Fal
 def run_list(
     *, organization: Organization, filters: dict[str, object] | None = None
 ) -> QuerySet[TaskRun]:
-    runs = TaskRun.objects.filter(organization=organization)
+    runs = TaskRun.objects.filter(organization=organization).prefetch_related("storage_items")
     for name, value in (filters or {}).items():
         if value in (None, "", []):
             continue
@@ -149,6 +149,15 @@ def run_get(*, organization: Organization, run_id: str) -> TaskRun:
     if run is None:
         raise NotFound("task_run", run_id)
     return run
+
+
+def run_screenshots(
+    *, organization: Organization, run_id: str, after: int = 0
+) -> QuerySet[RunStep]:
+    """The run's steps that have a screenshot, oldest first (after sequence ``after``)."""
+    run = run_get(organization=organization, run_id=run_id)
+    steps = RunStep.objects.filter(run=run, sequence__gt=after).exclude(screenshot="")
+    return steps.order_by("sequence")
 
 
 def session_list(*, organization: Organization, status: str | None = None) -> QuerySet[Session]:

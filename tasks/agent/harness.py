@@ -96,7 +96,8 @@ RECORDED_TOOLS = ("goto", "click", "type", "select", "upload", "download", "ask_
 MASK_JS = """(secrets) => {
   const style = document.createElement('style');
   style.id = 'deck-secret-mask';
-  style.textContent = '[data-deck-masked]{-webkit-text-security:disc!important;}' +
+  style.textContent = '[data-deck-masked]{-webkit-text-security:disc!important;' +
+    'caret-color:transparent!important;}' +
     '[data-deck-masked-text]{color:transparent!important;background:#777!important;' +
     'text-shadow:none!important;}';
   document.documentElement.appendChild(style);
@@ -689,10 +690,9 @@ class Harness:
             if not tables:
                 raise TargetNotFound(target or {"css": "table"})
             table = tables[0]
-            headers = table["headers"] or [
-                f"column_{i + 1}"
-                for i in range(len(table["rows"][0]["cells"]) if table["rows"] else 0)
-            ]
+            width = max([len(table["headers"])] + [len(r["cells"]) for r in table["rows"]])
+            named = list(table["headers"]) + [""] * width
+            headers = [named[i] or f"column_{i + 1}" for i in range(width)]
             rows = [
                 {
                     headers[i] if i < len(headers) else f"column_{i + 1}": cell

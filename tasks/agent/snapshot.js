@@ -32,6 +32,21 @@
     return clean(el.getAttribute("title") || el.name || "");
   };
   const limit = (list, n) => list.slice(0, n);
+  // The card or section a value belongs to: the nearest ancestor holding a heading.
+  const containers = new Map();
+  const groupOf = (el) => {
+    let node = el;
+    for (let depth = 0; depth < 6 && node; depth++) {
+      node = node.parentElement;
+      if (!node || node === document.body) break;
+      const h = node.querySelector("h1, h2, h3, h4, h5, h6, legend, .title, [class*=title]");
+      if (h) {
+        if (!containers.has(node)) containers.set(node, containers.size + 1);
+        return { group: clean(h.innerText), card: containers.get(node) };
+      }
+    }
+    return { group: "", card: 0 };
+  };
 
   const headings = limit(
     Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"))
@@ -137,22 +152,17 @@
   );
   const pairs = [];
   for (const dl of Array.from(document.querySelectorAll("dl")).filter(visible)) {
-    let group = "";
-    const card = dl.closest("section, article, li, .card, div");
-    if (card) {
-      const h = card.querySelector("h1, h2, h3, h4, h5, h6");
-      if (h) group = clean(h.innerText);
-    }
+    const { group, card } = groupOf(dl);
     let label = null;
     for (const child of Array.from(dl.querySelectorAll("dt, dd"))) {
       if (child.tagName === "DT") label = cellText(child);
-      else if (label !== null) pairs.push({ label, value: cellText(child), group });
+      else if (label !== null) pairs.push({ label, value: cellText(child), group, card });
     }
   }
   for (const tr of Array.from(document.querySelectorAll("tr")).filter(visible)) {
     const cells = Array.from(tr.children);
     if (cells.length === 2 && cells[0].tagName === "TH" && cells[1].tagName === "TD") {
-      pairs.push({ label: cellText(cells[0]), value: cellText(cells[1]), group: "" });
+      pairs.push({ label: cellText(cells[0]), value: cellText(cells[1]), ...groupOf(tr.closest("table")) });
     }
   }
   // "Label: value" written in one element, e.g. <p><strong>Due:</strong> 12 Feb 2025</p>.
@@ -167,13 +177,13 @@
       const label = cellText(kids[0]).replace(/:$/, "");
       const value = cellText(kids[1]);
       if (label && value && label.length <= 60) {
-        pairs.push({ label, value, group: "" });
+        pairs.push({ label, value, ...groupOf(el) });
         continue;
       }
     }
     const text = clean(el.innerText);
     const match = text.match(/^([^:]{2,60}):\s+(.{1,200})$/);
-    if (match) pairs.push({ label: clean(match[1]), value: clean(match[2]), group: "" });
+    if (match) pairs.push({ label: clean(match[1]), value: clean(match[2]), ...groupOf(el) });
   }
   const alerts = Array.from(
     document.querySelectorAll("[role=alert], .error, .errors, .errorlist, .alert, .flash, .notice, .message, .messages"),
