@@ -8,6 +8,7 @@ from console.views import (
     agents,
     api_keys,
     credentials,
+    entities,
     events,
     frame,
     runs,
@@ -54,6 +55,8 @@ urlpatterns = [
     path("sessions/", sessions.sessions, name="sessions"),
     path("sessions/<str:session_id>/", sessions.sessions_detail, name="sessions_detail"),
     path("sessions/<str:session_id>/end/", sessions.sessions_end, name="sessions_end"),
+    # Entities
+    path("entities/", entities.entities, name="entities"),
     # Credentials
     path("credentials/", credentials.credentials, name="credentials"),
     path("credentials/new/", credentials.credentials_new, name="credentials_new"),

@@ -554,14 +554,13 @@ class _Conversation:
 
     def _tool_finish(self, args: dict[str, Any], why: str) -> str:
         output = args.get("output")
-        problems = (
-            ["the output must be an object"]
-            if not isinstance(output, dict)
-            else [
+        if not isinstance(output, dict):
+            output, problems = {}, ["the output must be an object"]
+        else:
+            problems = [
                 f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
                 for e in self.validator.iter_errors(output)
             ]
-        )
         if problems:
             self.refused_outputs += 1
             if self.refused_outputs >= MAX_OUTPUT_ATTEMPTS:
@@ -571,7 +570,6 @@ class _Conversation:
                     code="output_invalid",
                 )
             return "Not accepted, the output does not match the schema: " + "; ".join(problems[:5])
-        assert isinstance(output, dict)
         if self.typed_password and not self.login_reported:
             # Getting to the end after typing the password means the site let us in.
             self.context.login_verified()

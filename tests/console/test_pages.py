@@ -31,6 +31,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:runs_detail", lambda w: w.run.id, "run-header", '<section id="run-header"'),
     ("console:runs_detail", lambda w: w.run.id, "run-tab", '<section id="run-tab"'),
     ("console:sessions", None, None, '<div id="sessions-table"'),
+    ("console:entities", None, None, '<div id="entities-table"'),
     ("console:sessions_detail", lambda w: w.run.session_id or "", None, None),
 ]
 
@@ -163,9 +164,8 @@ def test_lists_show_only_the_organizations_objects(
 
 def test_navigation_links_every_built_section(member: Client, world: World) -> None:
     content = member.get(reverse("console:home")).content.decode()
-    for name in ("agents", "tasks", "runs", "sessions", "credentials", "sources"):
+    for name in ("agents", "tasks", "runs", "sessions", "credentials", "sources", "entities"):
         assert f'href="{reverse(f"console:{name}")}"' in content
-    assert 'aria-disabled="true" title="Coming soon">Entities <span' in content
 
 
 def test_filter_selects_keep_the_chosen_values(org, owner):
