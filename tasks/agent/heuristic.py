@@ -71,6 +71,9 @@ NEGATIVE_BUTTONS = re.compile(r"^(cancel|back|reset|clear|close|no\b|log ?out|si
 CONFIRM_WORDS = re.compile(
     r"confirm|submit|pay now|place|authori[sz]e|yes|complete|finish|make payment", re.I
 )
+DESTRUCTIVE = re.compile(
+    r"\b(pay|cancel|delete|remove|close|submit|confirm|transfer|stop|disconnect|book)\b", re.I
+)
 DOCUMENT_HREF = re.compile(r"\.(pdf|csv|xlsx?|zip)(?:$|\?)|/(download|export)\b", re.I)
 DOCUMENT_TEXT = re.compile(r"\b(pdf|csv|download|export)\b", re.I)
 DONE_WORDS = re.compile(
@@ -96,6 +99,7 @@ WRITE_VERBS = {
     "file",
     "request",
 }
+READ_VERBS = {"fetch", "get", "list", "download", "read", "show", "find", "view", "check", "see"}
 DOCUMENT_WORDS = {"document", "download", "pdf", "csv", "file", "copy", "export"}
 ENTITY_KINDS = [
     ("meter", re.compile(r"\bmeter\b", re.I)),
@@ -123,11 +127,13 @@ class Goal:
             + [f"{name} {prop.get('description', '')}" for name, prop in output.items()]
         )
         found = concepts(text)
-        lead = concepts(f"{context.task_name} {context.prompt.split('.')[0]}")
-        first = (re.findall(r"[a-z]+", f"{context.task_name} {context.prompt}".lower()) or [""])[0]
-        write = first in WRITE_VERBS or bool(
-            {c for c in lead if c in concepts(" ".join(WRITE_VERBS))} - concepts("payslip")
-            and first not in ("fetch", "get", "list", "download", "read", "show", "find")
+        lead_text = f"{context.task_name} {context.prompt.split('.')[0]}"
+        lead = concepts(lead_text)
+        verbs = re.findall(r"[a-z]+", lead_text.lower())
+        write = (
+            bool(verbs)
+            and verbs[0] not in READ_VERBS
+            and any(verb in WRITE_VERBS for verb in verbs[:8])
         )
         wants_documents = bool(concepts(" ".join(DOCUMENT_WORDS)) & lead) or bool(
             context.storage_settings.get("enabled")
@@ -159,6 +165,7 @@ class Progress:
     confirmed: int = 0
     downloaded: set[str] = field(default_factory=set)
     seen: dict[str, int] = field(default_factory=dict)
+    last: str = ""  # what the previous decision did ("login" right after signing in)
 
 
 class HeuristicPlanner:
@@ -180,6 +187,7 @@ class _Exploration:
         self.progress = Progress()
         self.result = Mapping_(self.context.output_schema)
         self.csv_tables: list[dict[str, Any]] = []
+        self.previous = ""  # what the step before this one did
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -197,6 +205,14 @@ class _Exploration:
                     reasoning="The same page keeps coming back; stop rather than loop.",
                 )
             kind = self._kind(snap)
+            if snap["url"].startswith("chrome-error:"):
+                self.h.fail(
+                    "The source's website did not answer.",
+                    code="source_unavailable",
+                    type="source",
+                    reasoning="The browser shows an error page instead of the site.",
+                )
+            self.previous, self.progress.last = self.progress.last, ""
             if kind == "login":
                 self._login(snap)
             elif kind == "username":
@@ -220,7 +236,8 @@ class _Exploration:
             return "login"
         text = " ".join([h["text"] for h in snap["headings"]] + [snap["title"]])
         # A challenge page asks for one thing (two at most: a "remember me" text field).
-        for item in inputs if len(inputs) <= 2 else []:
+        challenge = not self.progress.logged_in and len(inputs) <= 2
+        for item in inputs if challenge else []:
             descriptor = f"{item['label']} {item['name']} {item['autocomplete']}"
             if item["autocomplete"] == "one-time-code" or (
                 CODE_WORDS.search(descriptor) and not USER_WORDS.search(descriptor)
@@ -260,7 +277,7 @@ class _Exploration:
             reverse=True,
         )
         if ranked:
-            self.h.click({"role": "button", "name": ranked[0]["name"]}, reasoning=reasoning)
+            self.h.click(_nth(snap["buttons"], ranked[0]), reasoning=reasoning)
             return
         field_ = self._form_inputs(snap, form)
         if field_:
@@ -287,7 +304,9 @@ class _Exploration:
         return ""
 
     def _login(self, snap: dict[str, Any]) -> None:
-        if self.progress.login_submitted:
+        # Right after submitting the credential the login page again means no; later on it
+        # means the session lapsed, and signing in once more is fine.
+        if self.previous == "login" or self.progress.login_submitted >= 2:
             reason = self._rejection(snap) or "The login page came back after signing in."
             self.h.fail(
                 f"The source rejected the login: {reason}",
@@ -327,6 +346,7 @@ class _Exploration:
         )
         self.progress.login_submitted += 1
         self._submit(snap, form, reasoning="Sign in.")
+        self.progress.last = "login"
 
     def _username_step(self, snap: dict[str, Any]) -> None:
         item = next(i for i in snap["inputs"] if i["type"] not in ("checkbox", "radio"))
@@ -466,39 +486,23 @@ class _Exploration:
                                 "value": option["label"],
                             }
                         )
-        for link in snap["links"]:
-            if IDENTIFIER.search(link["name"]) and not AVOID_WORDS.search(link["name"]):
-                options.append(
-                    {
-                        "text": link["name"],
-                        "kind": "link",
-                        "target": {"role": "link", "name": link["name"]},
-                    }
-                )
-        for button in snap["buttons"]:
-            if IDENTIFIER.search(button["name"]):
-                options.append(
-                    {
-                        "text": button["name"],
-                        "kind": "button",
-                        "target": {"role": "button", "name": button["name"]},
-                    }
-                )
-        for table in snap["tables"]:
-            for row in table["rows"]:
-                for button in row.get("buttons") or []:
-                    if not NEGATIVE_BUTTONS.search(button):
-                        text = " ".join(row["cells"])
-                        options.append(
-                            {
-                                "text": text,
-                                "kind": "row",
-                                "target": None,
-                                "button": button,
-                                "row": row,
-                            }
-                        )
-        return options
+        for kind, items in (("link", snap["links"]), ("button", snap["buttons"])):
+            for item in items:
+                if AVOID_WORDS.search(item["name"]) or NEGATIVE_BUTTONS.search(item["name"]):
+                    continue
+                if IDENTIFIER.search(item["name"]):
+                    text = item["name"]
+                elif IDENTIFIER.search(item.get("context") or "") and len(item["name"]) < 30:
+                    text = item["context"]  # "Select" on a card that names the account
+                else:
+                    continue
+                options.append({"text": text, "kind": kind, "target": _nth(items, item)})
+        # One option per account: a card with a link and a button offers it twice.
+        unique: dict[str, dict[str, Any]] = {}
+        for option in options:
+            match = IDENTIFIER.search(option["text"])
+            unique.setdefault(match.group(1) if match else option["text"], option)
+        return list(unique.values())
 
     def _choose_account(self, snap: dict[str, Any]) -> None:
         options = self._account_options(snap)
@@ -543,9 +547,6 @@ class _Exploration:
             self.h.select(choice["target"], choice["value"], reasoning=reasoning)
         elif choice["kind"] == "radio":
             self.h.select(choice["target"], "on", reasoning=reasoning)
-        elif choice["kind"] == "row":
-            self._click_row_button(choice, reasoning)
-            return
         else:
             self.h.click(choice["target"], reasoning=reasoning)
             return
@@ -553,12 +554,6 @@ class _Exploration:
             (i.get("form") for i in snap["inputs"] if i["type"] in ("radio", "select")), None
         )
         self._submit(snap, form, reasoning="Continue with the chosen account.")
-
-    def _click_row_button(self, choice: dict[str, Any], reasoning: str) -> None:
-        identifier = IDENTIFIER.search(choice["text"])
-        needle = identifier.group(1) if identifier else choice["row"]["cells"][0]
-        css = f"tr:has-text({needle!r}) >> role=button[name={choice['button']!r}]"
-        self.h.click({"css": css.replace("'", '"')}, reasoning=reasoning)
 
     def _record_entities(
         self, snap: dict[str, Any], options: list[dict[str, Any]] | None = None
@@ -661,8 +656,7 @@ class _Exploration:
                 link = next((x for x in snap["links"] if value in x["name"]), None)
                 if link:
                     self.h.click(
-                        {"role": "link", "name": link["name"]},
-                        reasoning=f"The run is scoped to {value}.",
+                        _nth(snap["links"], link), reasoning=f"The run is scoped to {value}."
                     )
                     return True
                 for table in snap["tables"]:
@@ -715,6 +709,8 @@ class _Exploration:
                 continue
             if DOCUMENT_HREF.search(href) or link.get("download"):
                 continue
+            if not self.goal.write and _destructive(name):
+                continue  # a read never opens the way to paying, cancelling, deleting
             if (
                 _strip(href) in self.progress.visited
                 or f"link:{_strip(href)}" in self.progress.clicked
@@ -724,16 +720,18 @@ class _Exploration:
                 continue
             score = self._goal_score(name)
             if score > 0:
-                candidates.append((score, {"role": "link", "name": name}, f"link:{_strip(href)}"))
+                candidates.append((score, _nth(snap["links"], link), f"link:{_strip(href)}"))
         for button in snap["buttons"]:
             name = button["name"]
             if not name or button.get("form") is not None or AVOID_WORDS.search(name):
+                continue
+            if not self.goal.write and _destructive(name):
                 continue
             if f"button:{name}" in self.progress.clicked:
                 continue
             score = self._goal_score(name)
             if score > 0:
-                candidates.append((score * 0.9, {"role": "button", "name": name}, f"button:{name}"))
+                candidates.append((score * 0.9, _nth(snap["buttons"], button), f"button:{name}"))
         if candidates:
             score, target, key = max(candidates, key=lambda c: c[0])
             self.progress.clicked.add(key)
@@ -859,9 +857,7 @@ class _Exploration:
             )
             if confirm:
                 self.progress.confirmed += 1
-                self.h.click(
-                    {"role": "button", "name": confirm["name"]}, reasoning="Confirm the submission."
-                )
+                self.h.click(_nth(snap["buttons"], confirm), reasoning="Confirm the submission.")
                 return None
         if self.progress.form_submitted:
             rejected = self._rejection(snap)
@@ -889,7 +885,11 @@ class _Exploration:
             descriptor = f"{item['label']} {item['name']}"
             best, best_score = None, 0.0
             for name, prop in properties.items():
-                if name in used or name not in self.context.input:
+                if name in used:
+                    continue
+                if name not in self.context.input and name not in self.context.attachments:
+                    continue
+                if (item["type"] == "file") != (name in self.context.attachments):
                     continue
                 score = label_score(name, prop, descriptor)
                 if item["type"] == "radio":
@@ -928,6 +928,9 @@ class _Exploration:
         if item["type"] == "radio":
             self.h.select({"label": item["label"]}, "on", reasoning=reasoning)
             return
+        if item["type"] == "file":
+            self.h.upload(self._target(item), name, reasoning=reasoning)
+            return
         if isinstance(value, float) and item["type"] in ("text", "number"):
             self.h.type(self._target(item), f"{value:.2f}", reasoning=reasoning)
             return
@@ -942,6 +945,21 @@ class _Exploration:
             and here.netloc == source.netloc
             and (here.path.startswith(source.path.rstrip("/")) or source.path in ("", "/"))
         )
+
+
+def _destructive(text: str) -> bool:
+    """A control that changes something (pay, cancel …); "Pay stubs" is only a document."""
+    return bool(DESTRUCTIVE.search(text)) and not concepts(text) & concepts("payslip")
+
+
+def _nth(items: list[dict[str, Any]], item: dict[str, Any]) -> dict[str, Any]:
+    """A role target for ``item``, with ``nth`` when other visible controls share its name."""
+    role = "link" if "href" in item else "button"
+    same = [other for other in items if other["name"] == item["name"]]
+    target: dict[str, Any] = {"role": role, "name": item["name"]}
+    if len(same) > 1:
+        target["nth"] = next(i for i, other in enumerate(same) if other is item)
+    return target
 
 
 def _strip(url: str) -> str:
