@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # Limits that keep each request small: the snapshot a model reads, and what a tool answers.
 SNAPSHOT_CHARS = 9000
 RESULT_CHARS = 4000
+OLD_RESULT_CHARS = 400  # what stays of a tool's answer once the model has seen it
 MAX_OUTPUT_ATTEMPTS = 3  # finish calls refused for not matching output_schema
 MAX_IDLE_TURNS = 3  # turns in a row without a tool call
 MAX_FAILED_ACTIONS = 8  # tool calls in a row that could not act on the page
@@ -358,6 +359,7 @@ class _Conversation:
         self.tools = tool_definitions(self.context.output_schema)
         self.validator = Draft202012Validator(self.context.output_schema)
         self.messages: list[dict[str, Any]] = []
+        self.sent = 0  # how many of ``messages`` the model has read
         self.output: dict[str, Any] | None = None
         self.login_reported = False
         self.typed_password = False
@@ -406,12 +408,14 @@ class _Conversation:
         )
 
     def _show_page(self) -> None:
-        # Older snapshots shrink to their address: the model needs the page it is on, and the
-        # conversation must not grow by a page per turn.
-        for message in self.messages:
-            if message.get("role") == "user" and message.get("deck_snapshot"):
-                message["content"] = message["content"].split("\n", 1)[0] + " (earlier page)"
-                message.pop("deck_snapshot")
+        # What the model has already read shrinks: earlier pages to their address, long tool
+        # answers (tables, full reads) to their start, so the conversation stays small.
+        for message in self.messages[: self.sent]:
+            if message.pop("deck_snapshot", False):
+                url, title = [*message["content"].split("\n"), "", ""][1:3]
+                message["content"] = f"(earlier page) {url} | {title}"
+            elif message["role"] == "tool" and len(message["content"]) > OLD_RESULT_CHARS:
+                message["content"] = message["content"][:OLD_RESULT_CHARS] + " …(trimmed)"
         snapshot = self.harness.snapshot()
         self.messages.append(
             {
@@ -426,7 +430,9 @@ class _Conversation:
             {key: value for key, value in message.items() if not key.startswith("deck_")}
             for message in self.messages
         ]
-        return chat(self.llm, self._masked(outgoing), self.tools)
+        reply = chat(self.llm, self._masked(outgoing), self.tools)
+        self.sent = len(self.messages)
+        return reply
 
     def _masked(self, value: Any) -> Any:
         """Belt and braces: whatever the page or a tool showed, no revealed secret leaves."""

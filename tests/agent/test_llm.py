@@ -188,7 +188,7 @@ def test_the_model_logs_in_reads_the_site_and_finishes(world):
         assert (noted, recorded) == ("Noted: signed in.", "Recorded 1 entities.")
         assert refused.startswith("Not accepted, the output does not match the schema")
         # Earlier pages shrink to their address; only the current one is shown in full.
-        earlier = [m for m in body["messages"] if m["content"] and "(earlier page)" in m["content"]]
+        earlier = [m for m in body["messages"] if (m["content"] or "").startswith("(earlier page)")]
         assert len(earlier) == 2
         return tool_calls(("finish", {"output": {"organization": "Acme Utilities"}}))
 
@@ -262,17 +262,27 @@ def test_an_unreachable_model_fails_the_run_clearly(world):
     assert "http://127.0.0.1:9/v1/chat/completions cannot be reached" in error["message"]
 
 
-def test_turn_budget_and_bad_tool_calls(world, settings):
+def test_turn_budget_bad_tool_calls_and_a_conversation_that_stays_small(
+    world, settings, monkeypatch
+):
     settings.DECK_LLM_MAX_STEPS = 5
+    monkeypatch.setattr("tasks.agent.llm.OLD_RESULT_CHARS", 60)
     llm = world["llm"]
 
-    def told(expected: str) -> Any:
-        def check(body: dict[str, Any]) -> Reply:
-            [result] = results_of(body)
-            assert result.startswith(expected), result
-            return tool_calls(("click", {"target": {"text": "No such thing anywhere"}}))
+    def read(body: dict[str, Any]) -> Reply:
+        page, missing = results_of(body)
+        assert page.startswith("URL: ")
+        assert "[password] 'Password'" in page
+        assert missing == "Not done: there is no tool 'teleport'."
+        return tool_calls(("click", {"target": {"text": "No such thing anywhere"}}))
 
-        return check
+    def failed(body: dict[str, Any]) -> Reply:
+        [result] = results_of(body)
+        assert result.startswith("Failed: No element matches")
+        [earlier] = [m for m in body["messages"] if m.get("tool_call_id") == "call_0_read_page"]
+        assert earlier["content"].endswith(" …(trimmed)")
+        assert len(earlier["content"]) == 60 + len(" …(trimmed)")
+        return text("I am not sure what to do.")
 
     def nudged(body: dict[str, Any]) -> Reply:
         assert body["messages"][-3]["content"] == "I am not sure what to do."
@@ -280,11 +290,11 @@ def test_turn_budget_and_bad_tool_calls(world, settings):
         return text("Still not sure.")
 
     llm.add(
-        tool_calls(("teleport", {})),
-        told("Not done: there is no tool 'teleport'."),
-        told("Failed: No element matches"),
-        text("I am not sure what to do."),
+        tool_calls(("read_page", {}), ("teleport", {})),
+        read,
+        failed,
         nudged,
+        tool_calls(("screenshot", {})),
     )
     run = start(world)
     assert run_execute(run.id) == "failed"
@@ -292,6 +302,15 @@ def test_turn_budget_and_bad_tool_calls(world, settings):
     assert run.errors[0]["code"] == "step_budget_exceeded"
     assert "DECK_LLM_MAX_STEPS" in run.errors[0]["message"]
     assert len(llm.requests) == 5
+    pages = [
+        m["content"]
+        for m in llm.requests[-1]["body"]["messages"]
+        if m["role"] == "user" and m["content"].startswith(("Page now:", "(earlier page)"))
+    ]
+    assert len(pages) == 5
+    assert all(page.startswith("(earlier page) URL: http") for page in pages[:4])
+    assert all(page.endswith("| Title: Log in · Deck") for page in pages[:4])
+    assert pages[4].startswith("Page now:\nURL: http")
 
 
 # -- pieces ---------------------------------------------------------------------------------
