@@ -93,7 +93,9 @@ class AgentUpdateIn(Strict):
     llm_base_url: str | None = Field(None, max_length=2000)
     llm_model: str | None = Field(None, max_length=200)
     llm_api_key: LlmApiKey | None = Field(
-        None, description='Write-only. A new key replaces the old one; "" or null removes it.'
+        None,
+        description='Write-only. A new key replaces the old one; "" or null removes it. '
+        "Changing llm_base_url without giving a key removes the stored one.",
     )
 
 

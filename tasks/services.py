@@ -66,15 +66,22 @@ def _agent_check(agent: Agent) -> None:
 
 def _agent_apply(agent: Agent, changes: Mapping[str, Any], *, replaced: list[str]) -> None:
     """Set the given fields; a new ``llm_api_key`` goes to the vault, ``""`` or None removes
-    it, and the old token goes to ``replaced``."""
+    it (so does a new ``llm_base_url`` without a key), and the old token goes to ``replaced``."""
     for field in ("name", "description", "planner", "llm_model"):
         if changes.get(field) is not None:
             setattr(
                 agent, field, changes[field].strip() if field == "llm_model" else changes[field]
             )
+    key_given = "llm_api_key" in changes
     if changes.get("llm_base_url") is not None:
-        agent.llm_base_url = _llm_base_url(changes["llm_base_url"])
-    if "llm_api_key" in changes:
+        url = _llm_base_url(changes["llm_base_url"])
+        if url != agent.llm_base_url and agent.llm_api_key_token and not key_given:
+            # A key goes only to the endpoint it was given for: whoever moves the endpoint
+            # must give the key again, or a new URL could collect the old one.
+            changes = {**changes, "llm_api_key": ""}
+            key_given = True
+        agent.llm_base_url = url
+    if key_given:
         key = (changes["llm_api_key"] or "").strip()
         replaced.append(agent.llm_api_key_token)
         agent.llm_api_key_token = (
