@@ -353,3 +353,151 @@ def test_compact_snapshot_is_bounded():
     assert "'Bill 60'" not in text
     assert "… 25 more rows (extract_table reads all)" in text
     assert json.dumps(snapshot)  # unchanged input
+
+
+# -- a sandbox portal -----------------------------------------------------------------------
+
+CASCADE_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "account_number": {"type": ["string", "null"]},
+        "amount_due": {"type": ["number", "null"]},
+    },
+    "required": ["account_number", "amount_due"],
+}
+
+
+def test_the_model_works_a_sandbox_portal_with_a_security_question(
+    llm, live_server, transactional_db, settings, monkeypatch
+):
+    """Cascade Power & Gas: sign in, answer the security question from the credential's
+    source fields, list the accounts as entities, pick one, read its latest statement; then a
+    run scoped to that entity tells the model so."""
+    from datetime import date
+
+    from tasks.sandbox.accounts import sandbox_multi_account_login
+    from tasks.sandbox.selectors import account_balance
+
+    llm.reset()
+    settings.SANDBOX_TODAY = date(2026, 3, 18)
+    settings.DECK_AGENT_PLANNER = ""
+    settings.DECK_AGENT_SCREENSHOTS = False
+    settings.DECK_LLM_MAX_RETRIES = 0
+    monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
+    login = sandbox_multi_account_login("cascade")
+    cabin = next(a for a in login.accounts if a.nickname.startswith("Cabin"))
+    expected_total = float(
+        account_balance(portal="cascade", login=login, account=cabin).latest.amount_due
+    )
+
+    organization = organization_create(name="Acme Utilities", slug="acme")
+    agent = services.agent_create(
+        organization=organization,
+        name="Model agent",
+        planner="llm",
+        llm_base_url=llm.base_url,
+        llm_model="tiny-model",
+        llm_api_key=KEY,
+    )
+    source = services.source_create(
+        organization=organization,
+        name="Cascade Power & Gas",
+        url=f"{live_server.url}/sandbox/cascade/signin/",
+    )
+    credential = services.credential_create(
+        organization=organization,
+        source_id=source.id,
+        auth_method="username_password",
+        auth_credentials=login.auth_credentials(),
+    )
+    task = services.task_create(
+        organization=organization,
+        agent_id=agent.id,
+        name="Cabin statement",
+        prompt="Open the cabin's account and report its number and latest statement total.",
+        input_schema={"type": "object"},
+        output_schema=CASCADE_OUTPUT,
+    )
+
+    def sign_in(body: dict[str, Any]) -> Reply:
+        task_message = body["messages"][1]["content"]
+        assert "{{credential.security_answer}}" in task_message
+        assert "Buttons: 'Sign in'" in page_of(body)
+        return tool_calls(
+            ("type", {"target": {"label": "Username"}, "value": "{{credential.username}}"}),
+            ("type", {"target": {"label": "Password"}, "value": "{{credential.password}}"}),
+            ("click", {"target": {"role": "button", "name": "Sign in"}}),
+        )
+
+    def answer(body: dict[str, Any]) -> Reply:
+        question = re.search(r"\[text\] '([^']+\?)'", page_of(body))
+        assert question, page_of(body)
+        return tool_calls(
+            ("type", {"target": {"label": question[1]}, "value": "{{credential.security_answer}}"}),
+            ("click", {"target": {"role": "button", "name": "Continue"}}),
+        )
+
+    def choose(body: dict[str, Any]) -> Reply:
+        page = page_of(body)
+        radios = re.findall(r"\[radio\] '(.+?) Account (\S+) .*? meter (\S+)' value=", page)
+        assert len(radios) == 3, page
+        entities = [
+            {"type": "account", "external_id": n, "name": name, "attributes": {"meter": m}}
+            for name, n, m in radios
+        ]
+        wanted = next(name for name, _, _ in radios if name.startswith("Cabin"))
+        return tool_calls(
+            ("login_result", {"accepted": True}),
+            ("record_entities", {"entities": entities}),
+            ("select", {"target": {"label": wanted}, "value": "on"}),
+            ("click", {"target": {"role": "button", "name": "Continue"}}),
+        )
+
+    def statement(body: dict[str, Any]) -> Reply:
+        page = page_of(body)
+        number = re.search(r"- \[Your account\] Account number: (\S+)", page)
+        total = re.search(r"- \[Latest statement\] Total: \$([\d,]+\.\d\d)", page)
+        assert number, page
+        assert total, page
+        output = {"account_number": number[1], "amount_due": float(total[1].replace(",", ""))}
+        return tool_calls(("finish", {"output": output}))
+
+    llm.add(sign_in, answer, choose, statement)
+    run = run_create(
+        organization=organization, task_id=task.id, input={}, credential_id=credential.id
+    )
+    assert run_execute(run.id) == "finished", TaskRun.objects.get(pk=run.id).errors
+    llm.check()
+    run.refresh_from_db()
+    assert run.output == {"account_number": cabin.number, "amount_due": expected_total}
+    credential.refresh_from_db()
+    assert credential.status == "verified"
+    recorded = {e.external_id: e for e in Entity.objects.filter(credential=credential)}
+    assert set(recorded) == {account.number for account in login.accounts}
+    assert recorded[cabin.number].attributes == {"meter": cabin.meter}
+
+    # A run scoped to the cabin's entity: the model is told to work on it only.
+    def scoped(body: dict[str, Any]) -> Reply:
+        task_message = body["messages"][1]["content"]
+        assert "Work only on these entities:" in task_message
+        assert cabin.number in task_message
+        assert login.accounts[0].number not in task_message
+        return tool_calls(
+            ("finish", {"output": {"account_number": cabin.number, "amount_due": None}})
+        )
+
+    llm.add(scoped)
+    again = run_create(
+        organization=organization,
+        task_id=task.id,
+        input={},
+        credential_id=credential.id,
+        entity_ids=[recorded[cabin.number].id],
+    )
+    assert run_execute(again.id) == "finished"
+    llm.check()
+
+    sent = llm.raw().replace(f"Bearer {KEY}", "")
+    for secret in (login.password, login.security_answer, KEY):
+        assert secret not in sent
+        assert secret not in database_dump()
