@@ -49,9 +49,11 @@ from tasks.runs import (
 )
 from tasks.services import (
     LLM_API_KEY_PURPOSE,
+    MAX_ENTITIES_PER_RECORD,
     credential_mark_invalid,
     credential_mark_verified,
     entities_record,
+    entity_fields,
 )
 
 logger = logging.getLogger(__name__)
@@ -237,21 +239,38 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         return value
 
     def record_entities(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Entities belong to a login: without a credential nothing is recorded and the
-        items come back without an id."""
+        """Records what a login showed; each item comes back with its ``id``. An item Deck
+        cannot store comes back with ``id: None`` and an ``error`` (one bad row of a scraped
+        list must not cost the run), and without a credential nothing is recorded: entities
+        belong to a login."""
         # A secret the agent copied into what it found must not be stored with it.
-        found = redact_data(mask_values(found, secrets))
+        found = redact_data(mask_values(list(found), secrets))
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(found):
+            try:
+                results.append(entity_fields(item, where=f"found[{index}]"))
+            except InvalidInput as exc:
+                shown = dict(item) if isinstance(item, dict) else {"value": item}
+                results.append({**shown, "id": None, "error": exc.message})
+        valid = [item for item in results if "error" not in item]
+        if len(valid) < len(results):
+            logger.info(
+                "Run %s: %d of %d entities could not be stored",
+                run.id,
+                len(results) - len(valid),
+                len(results),
+            )
         if credential is None:
-            return [{**item, "id": None} for item in found]
-        try:
-            recorded = entities_record(credential_id=credential.id, found=found)
-        except InvalidInput as exc:
-            raise AgentFailure(
-                f"The agent reported entities Deck cannot store: {exc.message}",
-                type="task",
-                code="entities_invalid",
-            ) from exc
-        return [_entity_summary(entity) for entity in recorded]
+            return [{**item, "id": None} for item in results]
+        by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(valid), MAX_ENTITIES_PER_RECORD):
+            chunk = valid[start : start + MAX_ENTITIES_PER_RECORD]
+            for entity in entities_record(credential_id=credential.id, found=chunk):
+                by_key[(entity.type, entity.external_id)] = _entity_summary(entity)
+        return [
+            item if "error" in item else by_key[(item["type"], item["external_id"])]
+            for item in results
+        ]
 
     verified = {"done": False}
 

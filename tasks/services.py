@@ -378,9 +378,9 @@ MAX_ENTITIES_PER_RECORD = 5000
 MAX_ENTITY_ATTRIBUTES_CHARS = 20_000
 
 
-def _entity_fields(index: int, item: Any) -> dict[str, Any]:
-    """One discovered entity, checked and normalized: {type, external_id, name, attributes}."""
-    where = f"found[{index}]"
+def entity_fields(item: Any, *, where: str = "entity") -> dict[str, Any]:
+    """One discovered entity, checked and normalized: {type, external_id, name, attributes};
+    ``InvalidInput`` (its field under ``where``) when it cannot be stored."""
     if not isinstance(item, Mapping):
         raise InvalidInput(f"{where} must be an object.", field=where)
     kind = item.get("type")
@@ -437,7 +437,7 @@ def entities_record(*, credential_id: str, found: list[dict[str, Any]]) -> list[
         )
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
     for index, item in enumerate(found):
-        fields = _entity_fields(index, item)
+        fields = entity_fields(item, where=f"found[{index}]")
         wanted.pop((fields["type"], fields["external_id"]), None)
         wanted[(fields["type"], fields["external_id"])] = fields
     now = timezone.now()
