@@ -462,7 +462,13 @@ class _Exploration:
         if self.progress.logged_in:
             return
         self.progress.logged_in = True
-        if self.progress.login_submitted:
+        # Past authentication that this execution took part in (a resumed run may only have
+        # typed the code): the source accepted the credential.
+        if (
+            self.progress.login_submitted
+            or self.progress.codes_submitted
+            or self.progress.answers_submitted
+        ):
             self.context.login_verified()
 
     # -- accounts ---------------------------------------------------------------------------
