@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 
 from deck.redaction import mask_values, redact_data
 from tasks.agent.harness import ActionFailed, Harness
-from tasks.agent.llm_client import ChatReply, LlmSettings, ToolCall, chat
+from tasks.agent.llm_client import ChatReply, LlmError, LlmSettings, ToolCall, chat
 from tasks.agent.runtime import AgentFailure, RunContext
 
 logger = logging.getLogger(__name__)
@@ -343,19 +343,32 @@ class LlmPlanner:
         self.max_turns = max_turns or settings.DECK_LLM_MAX_STEPS
 
     def run(self, context: RunContext) -> dict[str, Any]:
+        # Checked before a browser opens: a missing endpoint fails the run at once.
+        llm = _configured(context)
         with Harness(context) as harness:
-            return self.explore(harness)
+            return _Conversation(harness, self.max_turns, llm).run()
 
     def explore(self, harness: Harness) -> dict[str, Any]:
-        return _Conversation(harness, self.max_turns).run()
+        return _Conversation(harness, self.max_turns, _configured(harness.context)).run()
+
+
+def _configured(context: RunContext) -> LlmSettings:
+    llm = LlmSettings.from_mapping(context.llm_settings())
+    if not llm.base_url or not llm.model:
+        raise LlmError(
+            "The agent's planner is llm but no model is configured: set its llm_base_url and "
+            "llm_model (or DECK_LLM_BASE_URL and DECK_LLM_MODEL).",
+            code="llm_unavailable",
+        )
+    return llm
 
 
 class _Conversation:
-    def __init__(self, harness: Harness, max_turns: int) -> None:
+    def __init__(self, harness: Harness, max_turns: int, llm: LlmSettings) -> None:
         self.harness = harness
         self.context = harness.context
         self.max_turns = max_turns
-        self.llm = LlmSettings.from_mapping(self.context.llm_settings())
+        self.llm = llm
         self.tools = tool_definitions(self.context.output_schema)
         self.validator = Draft202012Validator(self.context.output_schema)
         self.messages: list[dict[str, Any]] = []
@@ -576,8 +589,9 @@ class _Conversation:
                     code="output_invalid",
                 )
             return "Not accepted, the output does not match the schema: " + "; ".join(problems[:5])
-        if self.typed_password and not self.login_reported:
-            # Getting to the end after typing the password means the site let us in.
+        if not self.login_reported and (self.typed_password or self.harness.reused):
+            # Getting to the end after typing the password (here, or before a pause on the
+            # same page) means the site let us in.
             self.context.login_verified()
         self.output = self.harness.finish(output, reasoning=why)
         return "Finished."

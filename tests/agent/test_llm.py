@@ -316,6 +316,23 @@ def test_turn_budget_bad_tool_calls_and_a_conversation_that_stays_small(
 # -- pieces ---------------------------------------------------------------------------------
 
 
+def test_no_model_configured_fails_before_a_browser_opens(monkeypatch):
+    from tasks.agent import llm as planner_module
+    from tasks.agent.llm import LlmPlanner
+    from tasks.agent.llm_client import LlmError
+    from tests.agent.conftest import bare_context
+
+    def no_browser(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a browser was opened")
+
+    monkeypatch.setattr(planner_module, "Harness", no_browser)
+    context = bare_context(llm_settings=lambda: {"base_url": "", "model": "m", "api_key": ""})
+    with pytest.raises(LlmError) as caught:
+        LlmPlanner().run(context)
+    assert (caught.value.type, caught.value.code) == ("api", "llm_unavailable")
+    assert "llm_base_url" in caught.value.message
+
+
 def test_tool_definitions_are_valid_json_schema():
     from jsonschema import Draft202012Validator
 
@@ -367,16 +384,11 @@ CASCADE_OUTPUT = {
 }
 
 
-def test_the_model_works_a_sandbox_portal_with_a_security_question(
-    llm, live_server, transactional_db, settings, monkeypatch
-):
-    """Cascade Power & Gas: sign in, answer the security question from the credential's
-    source fields, list the accounts as entities, pick one, read its latest statement; then a
-    run scoped to that entity tells the model so."""
+@pytest.fixture
+def sandbox(llm, live_server, transactional_db, settings, monkeypatch):
+    """An organization with an llm agent; ``portal(slug, path, login, output_schema)`` adds
+    a source on that sandbox portal, a credential and a task."""
     from datetime import date
-
-    from tasks.sandbox.accounts import sandbox_multi_account_login
-    from tasks.sandbox.selectors import account_balance
 
     llm.reset()
     settings.SANDBOX_TODAY = date(2026, 3, 18)
@@ -384,12 +396,6 @@ def test_the_model_works_a_sandbox_portal_with_a_security_question(
     settings.DECK_AGENT_SCREENSHOTS = False
     settings.DECK_LLM_MAX_RETRIES = 0
     monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
-    login = sandbox_multi_account_login("cascade")
-    cabin = next(a for a in login.accounts if a.nickname.startswith("Cabin"))
-    expected_total = float(
-        account_balance(portal="cascade", login=login, account=cabin).latest.amount_due
-    )
-
     organization = organization_create(name="Acme Utilities", slug="acme")
     agent = services.agent_create(
         organization=organization,
@@ -399,24 +405,46 @@ def test_the_model_works_a_sandbox_portal_with_a_security_question(
         llm_model="tiny-model",
         llm_api_key=KEY,
     )
-    source = services.source_create(
-        organization=organization,
-        name="Cascade Power & Gas",
-        url=f"{live_server.url}/sandbox/cascade/signin/",
-    )
-    credential = services.credential_create(
-        organization=organization,
-        source_id=source.id,
-        auth_method="username_password",
-        auth_credentials=login.auth_credentials(),
-    )
-    task = services.task_create(
-        organization=organization,
-        agent_id=agent.id,
-        name="Cabin statement",
-        prompt="Open the cabin's account and report its number and latest statement total.",
-        input_schema={"type": "object"},
-        output_schema=CASCADE_OUTPUT,
+
+    def portal(path: str, auth_credentials: dict[str, Any], prompt: str, output: dict) -> Any:
+        source = services.source_create(
+            organization=organization, name=path, url=f"{live_server.url}/sandbox/{path}"
+        )
+        credential = services.credential_create(
+            organization=organization,
+            source_id=source.id,
+            auth_method="username_password",
+            auth_credentials=auth_credentials,
+        )
+        task = services.task_create(
+            organization=organization,
+            agent_id=agent.id,
+            name=path,
+            prompt=prompt,
+            input_schema={"type": "object"},
+            output_schema=output,
+        )
+        return organization, credential, task
+
+    yield portal
+    llm.check()
+
+
+def test_the_model_works_a_sandbox_portal_with_a_security_question(llm, sandbox):
+    """Cascade Power & Gas: sign in, answer the security question from the credential's
+    source fields, list the accounts as entities, pick one, read its latest statement; then a
+    run scoped to that entity tells the model so."""
+    from tasks.sandbox.accounts import sandbox_multi_account_login
+    from tasks.sandbox.selectors import account_balance
+
+    login = sandbox_multi_account_login("cascade")
+    cabin = next(a for a in login.accounts if a.nickname.startswith("Cabin"))
+    latest = account_balance(portal="cascade", login=login, account=cabin).latest
+    organization, credential, task = sandbox(
+        "cascade/signin/",
+        login.auth_credentials(),
+        "Open the cabin's account and report its number and latest statement total.",
+        CASCADE_OUTPUT,
     )
 
     def sign_in(body: dict[str, Any]) -> Reply:
@@ -469,7 +497,7 @@ def test_the_model_works_a_sandbox_portal_with_a_security_question(
     assert run_execute(run.id) == "finished", TaskRun.objects.get(pk=run.id).errors
     llm.check()
     run.refresh_from_db()
-    assert run.output == {"account_number": cabin.number, "amount_due": expected_total}
+    assert run.output == {"account_number": cabin.number, "amount_due": float(latest.amount_due)}
     credential.refresh_from_db()
     assert credential.status == "verified"
     recorded = {e.external_id: e for e in Entity.objects.filter(credential=credential)}
@@ -501,3 +529,85 @@ def test_the_model_works_a_sandbox_portal_with_a_security_question(
     for secret in (login.password, login.security_answer, KEY):
         assert secret not in sent
         assert secret not in database_dump()
+
+
+def test_the_model_asks_for_an_mfa_code_and_resumes_after_the_answer(llm, sandbox):
+    """Brightwater Energy without the TOTP seed in the credential: the model asks the person
+    for the code, the run pauses, the answer resumes it on the same logged-in page, and the
+    code reaches the site through {{answer.code}} — never the model."""
+    import pyotp
+
+    from tasks.runs import run_answer
+    from tasks.sandbox.accounts import sandbox_primary_login
+
+    login = sandbox_primary_login("brightwater")
+    account = login.accounts[0]
+    organization, credential, task = sandbox(
+        "brightwater/login/",
+        {"username": login.username, "password": login.password},
+        "Sign in and report the account number.",
+        {
+            "type": "object",
+            "properties": {"account_number": {"type": "string"}},
+            "required": ["account_number"],
+        },
+    )
+    ask = (
+        "ask_user",
+        {
+            "type": "mfa",
+            "message": "Enter the 6-digit code from your authenticator app.",
+            "fields": [{"name": "code", "type": "text", "label": "6-digit code"}],
+        },
+    )
+
+    def sign_in(body: dict[str, Any]) -> Reply:
+        assert "{{credential.totp}}" not in body["messages"][1]["content"]
+        return tool_calls(
+            ("type", {"target": {"label": "Email address"}, "value": "{{credential.username}}"}),
+            ("type", {"target": {"label": "Password"}, "value": "{{credential.password}}"}),
+            ("click", {"target": {"role": "button", "name": "Sign in"}}),
+        )
+
+    def code_page(body: dict[str, Any]) -> Reply:
+        assert "[text] '6-digit code'" in page_of(body) or "'6-digit code'" in page_of(body)
+        return tool_calls(ask)
+
+    llm.add(sign_in, code_page)
+    run = run_create(
+        organization=organization, task_id=task.id, input={}, credential_id=credential.id
+    )
+    assert run_execute(run.id) == "interaction_required"
+    run.refresh_from_db()
+    assert run.interaction["fields"] == [{"name": "code", "type": "text", "label": "6-digit code"}]
+
+    code = pyotp.TOTP(login.totp_secret).now()
+    run_answer(organization=organization, run_id=run.id, answer={"code": code})
+
+    def resumed(body: dict[str, Any]) -> Reply:
+        # A fresh conversation on the page the run paused on.
+        assert "'6-digit code'" in page_of(body)
+        return tool_calls(
+            ask,
+            ("type", {"target": {"label": "6-digit code"}, "value": "{{answer.code}}"}),
+            ("click", {"target": {"role": "button", "name": "Verify"}}),
+        )
+
+    def overview(body: dict[str, Any]) -> Reply:
+        answered, typed, clicked = results_of(body)
+        assert answered == "The person answered. Use {{answer.code}} to type the answer."
+        assert (typed, clicked.split(".")[0]) == ("Typed.", "Clicked")
+        number = re.search(r"- (?:\[[^]]*\] )?Account number: (\S+)", page_of(body))
+        assert number, page_of(body)
+        return tool_calls(("finish", {"output": {"account_number": number[1]}}))
+
+    llm.add(resumed, overview)
+    assert run_execute(run.id) == "finished", TaskRun.objects.get(pk=run.id).errors
+    llm.check()
+    run.refresh_from_db()
+    assert run.output == {"account_number": account.number}
+    credential.refresh_from_db()
+    assert credential.status == "verified"  # finished after typing the password
+    sent = llm.raw().replace(f"Bearer {KEY}", "")
+    for secret in (login.password, code):
+        assert secret not in sent
