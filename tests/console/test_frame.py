@@ -61,8 +61,10 @@ def test_frame_has_csrf_headers_navigation_and_docs(client: Client, owner, org) 
     assert '<body hx-headers=\'{"X-CSRFToken": "' in content
     assert f'href="{reverse("console:api_keys")}"' in content
     assert 'href="/v2/docs"' in content
-    # Sections without a page yet are plain text, not links.
-    assert 'aria-disabled="true" title="Coming soon">Entities <span' in content
+    # Every section of the navigation has its page now.
+    for name in ("entities", "storage", "settings", "events"):
+        assert f'href="{reverse(f"console:{name}")}"' in content
+    assert "Coming soon" not in content
     assert "Acme Utilities" in content
     assert "Django admin" not in content
 
