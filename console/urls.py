@@ -64,6 +64,7 @@ urlpatterns = [
     path("sessions/<str:session_id>/end/", sessions.sessions_end, name="sessions_end"),
     # Entities
     path("entities/", entities.entities, name="entities"),
+    path("entities/<str:entity_id>/", entities.entities_detail, name="entities_detail"),
     # Credentials
     path("credentials/", credentials.credentials, name="credentials"),
     path("credentials/new/", credentials.credentials_new, name="credentials_new"),

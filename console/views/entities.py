@@ -7,8 +7,9 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from console.membership import ConsoleRequest, organization_required
-from console.shortcuts import paginate, render_page
+from console.shortcuts import get_or_404, paginate, render_page
 from tasks import selectors
+from tasks.models import Entity
 
 
 @require_GET
@@ -43,3 +44,13 @@ def entities(request: ConsoleRequest) -> HttpResponse:
         "filters": {"credential": credential_id, "type": kind},
     }
     return render_page(request, "console/entities.html", context, partial="table")
+
+
+@require_GET
+@login_required
+@organization_required
+def entities_detail(request: ConsoleRequest, entity_id: str) -> HttpResponse:
+    entity: Entity = get_or_404(
+        selectors.entity_get, organization=request.organization, entity_id=entity_id
+    )
+    return render_page(request, "console/entities_detail.html", {"entity": entity})
