@@ -10,12 +10,24 @@ person reviews the draft before anything is saved; nothing here writes.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
+from deck.errors import DeckError
 from deck.models import Organization
+from deck.vault.services import vault_reveal
 from tasks import definitions
+from tasks.agent.llm_client import LlmError, chat
+from tasks.models import Agent
+from tasks.services import LLM_API_KEY_PURPOSE
+
+logger = logging.getLogger(__name__)
 
 MAX_COUNT = 24
 NUMBER_WORDS = {
@@ -565,8 +577,110 @@ def task_draft_builtin(description: str) -> TaskDraft:
     return draft
 
 
+# -- drafting with the agent's language model ----------------------------------------------
+
+MODEL_INSTRUCTIONS = """You draft task definitions for Deck, where an agent logs into a website
+with a user's credential and does a job there. From the user's description, answer with ONE
+JSON object and nothing else:
+{"name": short imperative name,
+ "prompt": instructions for the agent in plain words (log in, where to look, what to return),
+ "input_schema": JSON Schema 2020-12 object for the run input (counts, date ranges, account
+   numbers the user passes; list secret properties such as card numbers in "tokenized"),
+ "output_schema": JSON Schema 2020-12 object for what the run returns (dates as
+   {"type": "string", "format": "date"}, amounts as numbers; a list of records as an array),
+ "storage": {"enabled": true when files such as PDFs should be kept, "extraction": false},
+ "type": "read" or "write",
+ "notes": a list of short remarks for the person reviewing the draft}"""
+
+
+def _model_settings(agent: Agent | None) -> dict[str, str] | None:
+    """The agent's endpoint, model and key, else the deployment's (its key only for its own
+    endpoint, as for runs); None when no model is configured."""
+    base_url = (agent.llm_base_url if agent else "") or settings.DECK_LLM_BASE_URL
+    model = (agent.llm_model if agent else "") or settings.DECK_LLM_MODEL
+    if not base_url or not model:
+        return None
+    api_key = ""
+    if agent is not None and agent.llm_api_key_token:
+        api_key = vault_reveal(
+            organization=agent.organization,
+            token_id=agent.llm_api_key_token,
+            purpose=LLM_API_KEY_PURPOSE,
+        )
+    elif base_url == settings.DECK_LLM_BASE_URL:
+        api_key = settings.DECK_LLM_API_KEY
+    return {"base_url": base_url, "model": model, "api_key": api_key}
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """The reply's JSON object, also when the model wrapped it in prose or a code fence."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("the reply holds no JSON object")
+    value = json.loads(text[start : end + 1])
+    if not isinstance(value, dict):
+        raise ValueError("the reply is not a JSON object")
+    return value
+
+
+def task_draft_model(description: str, *, llm: Mapping[str, str]) -> TaskDraft:
+    """Ask the model for a draft; raises ``LlmError`` when the endpoint fails and
+    ``ValueError`` / ``TaskDefinitionInvalid`` when its answer is not a usable definition."""
+    reply = chat(
+        llm,
+        [
+            {"role": "system", "content": MODEL_INSTRUCTIONS},
+            {"role": "user", "content": description},
+        ],
+        extra={"temperature": 0},
+    )
+    data = _json_object(reply.content or "")
+    given = data.get("storage")
+    proposed: dict[str, Any] = given if isinstance(given, dict) else {}
+    storage = {key: proposed[key] for key in definitions.STORAGE_DEFAULTS if key in proposed}
+    input_schema = data.get("input_schema") or dict(definitions.EMPTY_INPUT_SCHEMA)
+    job_type = data.get("type") if data.get("type") in ("read", "write") else None
+    job_type, scope = definitions.task_kind(
+        type=job_type,
+        scope=None,
+        storage=definitions.storage_normalize(storage),
+        input_schema=input_schema if isinstance(input_schema, Mapping) else {},
+    )
+    notes = [str(note) for note in data.get("notes") or [] if note][:8]
+    draft = TaskDraft(
+        name=str(data.get("name") or "New task")[:200],
+        prompt=str(data.get("prompt") or description)[:20_000],
+        input_schema=input_schema,
+        output_schema=data.get("output_schema") or dict(definitions.ANY_OUTPUT_SCHEMA),
+        storage=definitions.storage_normalize(storage),
+        type=job_type,
+        scope=scope,
+        drafted_by=f"agent's model ({llm['model']})",
+        notes=notes,
+    )
+    draft.check()
+    return draft
+
+
 def task_draft(
     *, organization: Organization, description: str, agent_id: str | None = None
 ) -> TaskDraft:
-    """A draft for review; reads only, writes nothing."""
-    return task_draft_builtin(description)
+    """A draft for review; reads only, writes nothing. The agent's language model drafts
+    when one is configured (the agent's own or the deployment's); the built-in drafter
+    otherwise, and also when the model fails or answers with an unusable definition."""
+    agent = (
+        Agent.objects.filter(organization=organization, pk=agent_id).first() if agent_id else None
+    )
+    llm = _model_settings(agent)
+    if llm is None:
+        return task_draft_builtin(description)
+    try:
+        return task_draft_model(description, llm=llm)
+    except LlmError as error:
+        problem = error.message
+    except (ValueError, DeckError) as error:
+        problem = f"its draft was not usable ({error})"
+    logger.warning("Model drafting fell back to the built-in drafter: %s", problem)
+    draft = task_draft_builtin(description)
+    draft.notes.insert(0, f"The model could not draft this task: {problem}")
+    return draft
