@@ -150,7 +150,8 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
     tab.get_by_role("link", name="Screenshots").click()
     gallery = tab.locator(".gallery img")
     expect(gallery.first).to_be_visible()
-    assert gallery.first.evaluate("img => img.naturalWidth") > 100
+    # decode() waits for the image to arrive: a signed link that failed would reject.
+    assert gallery.first.evaluate("img => img.decode().then(() => img.naturalWidth)") > 100
     shot(page, "sandbox-run-screenshots")
     tab.locator(".gallery a").first.click()
     lightbox = page.locator(".lightbox:target")
