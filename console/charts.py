@@ -35,7 +35,7 @@ STATUS_COLOURS: dict[str, str] = {
 }
 
 WIDTH = 720
-HEIGHT = 240
+HEIGHT = 200
 LEFT = 36  # room for the y-axis labels
 BOTTOM = 24  # room for the x-axis labels
 TOP = 8

@@ -101,6 +101,8 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
 
     # The task, by prompting.
     page.goto(f"{base}/tasks/new/")
+    expect(page.get_by_text("Start from a template")).to_be_visible()
+    shot(page, "task-new")
     page.get_by_label("Describe the job").fill(JOB)
     page.get_by_role("button", name="Draft the task").click()
     expect(page.locator("#draft-notes")).to_contain_text("Recognised the job: bills.")
@@ -171,6 +173,11 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
     page.goto(f"{base}/storage/")
     expect(page.locator("#storage-table")).to_contain_text(".pdf")
     shot(page, "sandbox-storage")
+    page.goto(f"{base}/entities/")
+    shot(page, "sandbox-entities")
+    page.goto(f"{base}/tasks/{run.task_id}/")
+    expect(page.locator(".progress-text")).to_have_text("1 of 3 successful runs to test")
+    shot(page, "sandbox-task")
     page.goto(f"{base}/")
     shot(page, "sandbox-dashboard")
     assert login.password not in page.content()
