@@ -124,9 +124,10 @@ def tasks_new(request: ConsoleRequest) -> HttpResponse:
             "deduplication_schema": storage["deduplication_schema"],
             "type": "write" if template.write else "read",
         }
-        agents = _agents(request)
-        if not initial["agent"] and len(agents) == 1:
-            initial["agent"] = agents[0].id
+    agents = _agents(request)
+    if not initial["agent"] and len(agents) == 1:
+        # The only agent is the obvious choice.
+        initial["agent"] = agents[0].id
     form = _task_form(request, initial=initial)
     return _render_form(request, form, template=template)
 
