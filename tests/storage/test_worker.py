@@ -36,7 +36,10 @@ def wait_finished(run_id: str) -> TaskRun:
 
 
 def test_scan_job_releases_a_clean_attachment_run_and_fails_an_infected_one(
-    org, api, credential, worker  # noqa: F811
+    org,
+    api,
+    credential,
+    worker,  # noqa: F811
 ):
     task = attachment_task(org, prompt="")
     clean = start(api, task, credential, {"resume": attachment(PDF_LIKE)})
