@@ -21,7 +21,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from deck.events.services import event_record
 from storage import selectors
@@ -286,7 +285,7 @@ def run_attachments(*, run: TaskRun) -> Iterator[dict[str, dict[str, Any]]]:
             item = items.get(value["storage_id"])
             if item is None:
                 continue
-            target = folder / item.pk / get_valid_filename(item.file_name)
+            target = folder / item.pk / Path(item.file.name or "file").name
             target.parent.mkdir()
             with item.file.open("rb") as source, target.open("wb") as sink:
                 shutil.copyfileobj(source, sink)

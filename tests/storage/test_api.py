@@ -138,6 +138,9 @@ def test_file_names_are_made_safe_for_storage(org, api, credential):
     assert item.file.name == f"storage/{org.id}/{run['id']}/{item.id}/pass_wd"
     assert item.file_name == "../../etc/pass wd"  # shown as it was on the source
     assert item.file_type == "application/octet-stream"
+    odd = storage_capture(run_id=run["id"], file_name="..", content_type="text/plain", data=b"x")
+    assert odd is not None
+    assert odd.file.name.endswith(f"/{odd.id}/file")
 
 
 def test_another_organization_gets_404_everywhere(org, api, stranger_api, credential):
