@@ -201,7 +201,9 @@ def is_label(text: str, locale: Locale = US) -> bool:
     if find_dates(stripped, locale) or re.search(r"[$€£¥]", stripped):
         return False
     digits = sum(char.isdigit() for char in stripped)
-    return digits <= 2 and not stripped.endswith(".")
+    # "Account No." is a label; "Thank you for your business." is a sentence.
+    sentence = stripped.endswith(".") and len(stripped.split()) > 3
+    return digits <= 2 and not sentence
 
 
 def _valueish(text: str, locale: Locale) -> bool:
@@ -220,7 +222,13 @@ def _split(segment: Segment, at: int, skip: int) -> tuple[Segment, Segment]:
 def _colon_pairs(segment: Segment) -> list[tuple[Segment, Segment]]:
     pieces: list[Segment] = []
     last = 0
+    first_colon = min(
+        (index for index in (segment.text.find(":"), segment.text.find("\uff1a")) if index >= 0),
+        default=len(segment.text),
+    )
     for match in _PACKED.finditer(segment.text):
+        if match.start() <= first_colon:
+            continue  # "Bill To: …" is one label, not "Bill" then "To: …"
         pieces.append(
             Segment(
                 segment.text[last : match.start()], segment.x0, segment.x1, segment.start + last
