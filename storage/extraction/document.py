@@ -342,6 +342,8 @@ def derive_key_values(lines: list[Line], locale: Locale) -> list[KeyValue]:
 
 # --- Tables ---------------------------------------------------------------------------------
 
+_TOTALS = re.compile(r"\s*(sub\s?-?total|total|tax|balance|amount due|grand|net|vat)", re.I)
+
 
 def _column_of(segment: Segment, header: list[Segment]) -> int | None:
     best, best_overlap = None, 0.0
@@ -381,6 +383,9 @@ def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
                 or None in columns
                 or len(set(columns)) != len(columns)
                 or not any(re.search(r"\d", segment.text) for segment in segments)
+                # "Subtotal:  $301.98" under the last columns: the totals after the table.
+                or any(_COLON.match(segment.text) for segment in segments)
+                or (0 not in columns and _TOTALS.match(segments[0].text))
             ):
                 break
             row: list[Segment | None] = [None] * len(header)
