@@ -330,11 +330,11 @@ def test_html_spans_definition_lists_and_tables():
 
 def test_plain_text_with_leader_dots_and_sentences():
     text = (
-        "CITY OF SPRINGFIELD - PARKING SERVICES\n"
-        "Citation number ........ PK-22019\n"
-        "Issued ................. 2026-02-11\n"
-        "Please pay USD 45.00 before March 1st, 2026 to avoid a late fee.\n"
-    ).encode()
+        b"CITY OF SPRINGFIELD - PARKING SERVICES\n"
+        b"Citation number ........ PK-22019\n"
+        b"Issued ................. 2026-02-11\n"
+        b"Please pay USD 45.00 before March 1st, 2026 to avoid a late fee.\n"
+    )
     schema = {
         "type": "object",
         "properties": {

@@ -50,7 +50,7 @@ def test_not_dates(text):
 
 
 def test_date_ranges_borrow_the_year():
-    assert parse_date_range("Jan 5, 2026 – Feb 4, 2026")[:2] == (
+    assert parse_date_range("Jan 5, 2026 \u2013 Feb 4, 2026")[:2] == (
         datetime.date(2026, 1, 5),
         datetime.date(2026, 2, 4),
     )
