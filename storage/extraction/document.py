@@ -201,7 +201,9 @@ def is_label(text: str, locale: Locale = US) -> bool:
     if find_dates(stripped, locale) or re.search(r"[$€£¥]", stripped):
         return False
     digits = sum(char.isdigit() for char in stripped)
-    return digits <= 2 and not stripped.endswith(".")
+    # "Account No." is a label; "Thank you for your business." is a sentence.
+    sentence = stripped.endswith(".") and len(stripped.split()) > 3
+    return digits <= 2 and not sentence
 
 
 def _valueish(text: str, locale: Locale) -> bool:
@@ -220,7 +222,13 @@ def _split(segment: Segment, at: int, skip: int) -> tuple[Segment, Segment]:
 def _colon_pairs(segment: Segment) -> list[tuple[Segment, Segment]]:
     pieces: list[Segment] = []
     last = 0
+    first_colon = min(
+        (index for index in (segment.text.find(":"), segment.text.find("\uff1a")) if index >= 0),
+        default=len(segment.text),
+    )
     for match in _PACKED.finditer(segment.text):
+        if match.start() <= first_colon:
+            continue  # "Bill To: …" is one label, not "Bill" then "To: …"
         pieces.append(
             Segment(
                 segment.text[last : match.start()], segment.x0, segment.x1, segment.start + last
@@ -334,6 +342,8 @@ def derive_key_values(lines: list[Line], locale: Locale) -> list[KeyValue]:
 
 # --- Tables ---------------------------------------------------------------------------------
 
+_TOTALS = re.compile(r"\s*(sub\s?-?total|total|tax|balance|amount due|grand|net|vat)", re.I)
+
 
 def _column_of(segment: Segment, header: list[Segment]) -> int | None:
     best, best_overlap = None, 0.0
@@ -373,6 +383,9 @@ def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
                 or None in columns
                 or len(set(columns)) != len(columns)
                 or not any(re.search(r"\d", segment.text) for segment in segments)
+                # "Subtotal:  $301.98" under the last columns: the totals after the table.
+                or any(_COLON.match(segment.text) for segment in segments)
+                or (0 not in columns and _TOTALS.match(segments[0].text))
             ):
                 break
             row: list[Segment | None] = [None] * len(header)

@@ -212,7 +212,9 @@ class Generic:
 
 def generic_extraction(document: Document) -> Generic:
     """Labelled values and tables as JSON: {fields, tables, text_excerpt}."""
-    header_starts = {cell.start for table in document.tables for cell in table.header}
+    header_starts = {
+        cell.start for table in document.tables if len(table.rows) > 1 for cell in table.header
+    }
     table_cells = {
         cell.start for table in document.tables for row in table.rows for cell in row if cell
     }

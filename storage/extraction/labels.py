@@ -100,6 +100,7 @@ SYNONYMS: list[list[tuple[str, float]]] = [
         ("amount", 0.75),
         ("total due", 0.9),
         ("amount due", 0.85),
+        ("total amount due", 0.9),
         ("balance due", 0.85),
         ("gesamtbetrag", 1),
         ("total ttc", 1),
@@ -384,6 +385,14 @@ def _groups() -> list[list[Phrase]]:
     return [[Phrase(tokens(text), weight) for text, weight in group] for group in SYNONYMS]
 
 
+@lru_cache(maxsize=1)
+def _known() -> frozenset[tuple[str, ...]]:
+    """Labels that name a concept of their own (multi-word phrases of the synonym table)."""
+    return frozenset(
+        phrase.words for group in _groups() for phrase in group if len(phrase.words) > 1
+    )
+
+
 def phrases_for(name: str, description: str = "", parents: tuple[str, ...] = ()) -> list[Phrase]:
     """Every phrase that can label the field, each with the confidence it carries."""
     base = name_phrase(name)
@@ -420,7 +429,7 @@ def phrases_for(name: str, description: str = "", parents: tuple[str, ...] = ())
                     break
     # Role words ("start", "end") describe a part of a value, not the label printed for it.
     stripped = tuple(word for word in base if word not in ROLE_WORDS)
-    if stripped != base:
+    if stripped != base and stripped and stripped not in {(word,) for word in _GENERIC}:
         for group in _groups():
             if stripped in {phrase.words for phrase in group}:
                 for phrase in group:
@@ -439,6 +448,10 @@ def score(label: str | tuple[str, ...], phrases: list[Phrase]) -> float:
     words = tokens(label) if isinstance(label, str) else label
     if not words:
         return 0.0
+    # "Invoice date" names a concept of its own: it must not label the invoice number just
+    # because it contains "invoice".
+    own = {phrase.words for phrase in phrases}
+    cap = 0.45 if words in _known() and words not in own else 1.0
     best = 0.0
     for phrase in phrases:
         p = phrase.words
@@ -451,5 +464,7 @@ def score(label: str | tuple[str, ...], phrases: list[Phrase]) -> float:
         else:
             common = len(set(words) & set(p))
             value = 0.6 * common / len(set(words) | set(p))
+        if words != p:
+            value = min(value, cap)
         best = max(best, value * phrase.weight)
     return best

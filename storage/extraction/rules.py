@@ -58,7 +58,8 @@ _DOCUMENT_TITLES = frozenset(
 )
 _TOTAL_ROW = re.compile(
     r"^\s*(sub\s?-?total|total|grand total|tax|sales tax|vat|amount due|balance|balance due|"
-    r"discount|shipping|tip|net|gross|mwst|summe|gesamt)\b",
+    r"discount|shipping|tip|net|gross|mwst|ust|tva|summe|gesamt|gesamtbetrag|totale|"
+    r"montant total|total ttc|total ht)\b",
     re.I,
 )
 ADDRESS_KEYS = {
@@ -291,8 +292,22 @@ class Filler:
         self.converter = Converter(locale, hints)
         self.provenance: Provenance = {}
         self.currencies: list[str] = []
-        # Table header cells start "below" candidates that are really table rows.
-        self._header_starts = {cell.start for table in document.tables for cell in table.header}
+        # Table header cells start "below" candidates, and table body cells "column"
+        # candidates, that are really table rows, not labelled values.
+        # A header over a single row is the "labels above values" layout, not a table.
+        self._header_starts = {
+            cell.start for table in document.tables if len(table.rows) > 1 for cell in table.header
+        }
+        # Two-column "tables" are usually label/value lists (Field, Value), so only wider
+        # tables lose their rows as candidates.
+        self._body_starts = {
+            cell.start
+            for table in document.tables
+            if len(table.header) > 2
+            for row in table.rows
+            for cell in row
+            if cell
+        }
 
     # Entry point.
     def fill(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -327,6 +342,8 @@ class Filler:
         scored = []
         for key_value in self.document.key_values:
             if key_value.kind == "below" and key_value.label_start in self._header_starts:
+                continue
+            if key_value.kind == "column" and key_value.label_start in self._body_starts:
                 continue
             value = score(key_value.label, phrases)
             if value >= THRESHOLD:
@@ -482,11 +499,13 @@ class Filler:
                         line.start + index + len(document.title),
                         derived=True,
                     )
-        for line in document.lines[:6]:
+        for line in document.lines[:4]:
             if line.page != 1:
                 break
             for segment in line.segments:
                 text = segment.text.strip()
+                if segment.start in self._header_starts:
+                    return None
                 lowered = " ".join(tokens(text))
                 if (
                     not is_label(text, document.locale)
