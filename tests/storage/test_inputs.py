@@ -212,3 +212,15 @@ def test_schema_errors_on_a_file_never_quote_its_data(org, api, credential):
     assert body["errors"][0]["field"] == "input.resume"
     assert "maxProperties" in body["errors"][0]["message"]
     assert b64(RESUME)[:50] not in json.dumps(body)
+
+
+def test_a_body_over_the_upload_limit_is_413_in_the_envelope(org, api, credential, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    task = attachment_task(org)
+    body = {"credential_id": credential.id, "input": {"resume": attachment(b"a" * 5000)}}
+    for headers in ({}, {"Idempotency-Key": "big-1"}):
+        response = api.post(f"/v2/tasks/{task.id}/run", body, **headers)
+        assert response.status_code == 413
+        [error] = response.json()["errors"]
+        assert (error["type"], error["code"]) == ("request", "request_too_large")
+    assert not TaskRun.objects.exists()
