@@ -182,7 +182,10 @@ def test_a_run_past_its_timeout_fails_in_the_worker(org, api, credential, worker
         "message": "The run exceeded settings.timeout_seconds.",
     }
     assert 2000 <= run.runtime_ms < 10_000
-    assert Session.objects.get(pk=run.session_id).status == "idle"
+    # The worker frees the session just after committing the failure.
+    eventually(
+        lambda: Session.objects.get(pk=run.session_id).status == "idle", "the session is idle"
+    )
 
 
 # -- cancel in each state -----------------------------------------------------------------
