@@ -391,11 +391,16 @@ def scans_overdue(*, now: datetime | None = None, limit: int = 500) -> list[str]
 def storage_purge(
     *, older_than: timedelta | None = None, dry_run: bool = False, batch: int = 500
 ) -> int:
-    """Deletes items past retention (``expires_at``), or all older than ``older_than``: the
-    row and the file both go (the file after the row's transaction commits, see
-    ``storage.signals``). Idempotent; returns how many items were (or would be) deleted."""
+    """Deletes items past retention, or all older than ``older_than``: the row and the file
+    both go (the file after the row's transaction commits, see ``storage.signals``). Past
+    retention is ``expires_at`` or, if the setting was lowered since, DECK_STORAGE_RETENTION_DAYS
+    after creation. Idempotent; returns how many items were (or would be) deleted."""
     now = timezone.now()
-    due = Q(created_at__lt=now - older_than) if older_than is not None else Q(expires_at__lte=now)
+    if older_than is None:
+        retention = timedelta(days=settings.DECK_STORAGE_RETENTION_DAYS)
+        due = Q(expires_at__lte=now) | Q(created_at__lt=now - retention)
+    else:
+        due = Q(created_at__lt=now - older_than)
     if dry_run:
         return StorageItem.objects.filter(due).count()
     deleted = 0
