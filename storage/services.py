@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +249,6 @@ def run_extraction_execute(*, run: TaskRun) -> str:
     return "finished"
 
 
-def run_is_extraction(*, run_id: str) -> bool:
-    return StorageItem.objects.filter(task_run_id=run_id, purpose=Purpose.EXTRACTION).exists()
-
-
 # -- attachments for the agent ------------------------------------------------------------
 
 
@@ -371,18 +367,6 @@ def _attachment_run_fail(item: StorageItem, status: str, detail: str) -> None:
     )
     if moved is not None:
         session_release(moved)
-
-
-def scans_overdue(*, now: datetime | None = None, limit: int = 500) -> list[str]:
-    """Pending scans whose job was lost (never published, or its worker died)."""
-    now = now or timezone.now()
-    lease = now - timedelta(seconds=settings.DECK_SCAN_LEASE_SECONDS)
-    unclaimed = Q(scan_started_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
-    return list(
-        StorageItem.objects.filter(unclaimed | Q(scan_started_at__lt=lease))
-        .filter(scan_status=ScanStatus.PENDING)
-        .values_list("pk", flat=True)[:limit]
-    )
 
 
 # -- retention ----------------------------------------------------------------------------
