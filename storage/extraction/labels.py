@@ -118,6 +118,7 @@ SYNONYMS: list[list[tuple[str, float]]] = [
         ("due on", 1),
         ("date due", 1),
         ("payable by", 1),
+        ("received by", 0.9),
         ("fällig am", 1),
         ("zahlbar bis", 1),
         ("échéance", 1),

@@ -10,12 +10,14 @@ best match the item properties. Nothing found → None.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-import jsonschema
+from jsonschema.validators import validator_for
 
 from storage.extraction.document import Cell, Document, KeyValue, Line, Table, is_label
 from storage.extraction.labels import Phrase, name_phrase, phrases_for, score, tokens
@@ -690,11 +692,14 @@ class Filler:
             return None
         items_out: list[Any] = []
         for table, mapping in best[1]:
+            running = 0.0
             for row in table.rows:
                 texts = [cell.text if cell else "" for cell in row]
-                first = next((text for text in texts if text), "")
-                if _TOTAL_ROW.match(first) and sum(1 for text in texts if text) <= 2:
+                if self._totals_row(texts, running, len(items_out)):
                     continue
+                amounts = [parse_amount(text, self.document.locale) for text in texts[1:]]
+                last = next((a.value for a in reversed(amounts) if a is not None), 0.0)
+                running += last
                 item: dict[str, Any] = {}
                 item_path = (*path, str(len(items_out)))
                 for key, child in properties.items():
@@ -704,6 +709,24 @@ class Filler:
                 if any(value is not None for value in item.values()):
                     items_out.append(item)
         return items_out
+
+    def _totals_row(self, texts: list[str], running: float, items: int) -> bool:
+        """A subtotal/tax/total line printed inside or under the table, not an item.
+
+        Named like a total ("Gesamtbetrag", "Amount due") with at most a value beside it, or
+        its last amount equal to the sum of the items above it.
+        """
+        filled = [text for text in texts if text]
+        if not filled:
+            return True
+        first = filled[0]
+        if len(filled) <= 2 and (_TOTAL_ROW.match(first) or score(first, _totals_phrases()) >= 0.7):
+            return True
+        if items >= 2 and len(filled) <= 2:
+            amount = parse_amount(filled[-1], self.document.locale)
+            if amount is not None and abs(amount.value - running) < 0.005:
+                return True
+        return False
 
     def _cell(
         self, key: str, prop: dict[str, Any], cell: Cell | None, path: tuple[str, ...]
@@ -766,6 +789,16 @@ class Filler:
 
 _SYMBOL_CODES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 _CITY_LINE = re.compile(r"[A-Za-z .'-]+,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b|\b\d{5}\s+[A-Z][a-z]+")
+
+
+@lru_cache(maxsize=1)
+def _totals_phrases() -> list[Phrase]:
+    return [
+        phrase
+        for name in ("amount_due", "total_amount", "subtotal", "tax")
+        for phrase in phrases_for(name)
+        if phrase.weight >= 0.9
+    ]
 
 
 def _value_x(line: Line, offset: int) -> float:
@@ -848,13 +881,20 @@ def _map_columns(
     return mapping, total
 
 
+_PLAIN_KEYWORDS = frozenset({"type", "format", "description", "title", "examples", "default"})
+_validators: dict[str, Any] = {}
+
+
 def _leaf_ok(value: Any, prop: dict[str, Any]) -> bool:
     """The value satisfies its own subschema (pattern, range, length…)."""
+    if set(prop) <= _PLAIN_KEYWORDS:
+        return True  # the converter already produced the declared type
     leaf = {key: item for key, item in prop.items() if key not in {"description", "title"}}
-    try:
-        jsonschema.validate(value, leaf)
-    except jsonschema.ValidationError:
-        return False
-    except jsonschema.SchemaError:
-        return True
-    return True
+    key = json.dumps(leaf, sort_keys=True, default=str)
+    validator = _validators.get(key)
+    if validator is None:
+        # Compiled once per distinct leaf schema: validating a table of rows stays cheap.
+        validator = validator_for(leaf)(leaf)
+        if len(_validators) < 1024:
+            _validators[key] = validator
+    return bool(validator.is_valid(value))

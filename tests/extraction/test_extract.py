@@ -458,7 +458,7 @@ def test_generic_extraction_without_schema():
     [
         (b"", "empty.pdf", "application/pdf", "empty"),
         (b"this is not a pdf", "bill.pdf", "application/pdf", "not a PDF"),
-        (b"%PDF-1.7\n garbage garbage", "broken.pdf", "application/pdf", "could not be parsed"),
+        (b"%PDF-1.7\n garbage garbage", "broken.pdf", "application/pdf", "PDF could not be read"),
         (b"\x00\x01\x02binary", "clip.mp4", "video/mp4", "Unsupported file type"),
         (b"PK\x03\x04not really a zip", "book.xlsx", None, "Unsupported"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "old.xls", None, "legacy Office"),
