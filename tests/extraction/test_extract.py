@@ -372,6 +372,15 @@ def test_image_is_read_with_ocr():
     assert result.provenance["total_amount"]["page"] == 1
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+def test_scanned_pdf_without_text_layer_is_read_with_ocr():
+    png = documents.png_of_lines([("Invoice Number", "SC-1188"), ("Amount Due", "$77.40")])
+    result = run(documents.scanned_pdf(png), "scan.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert result.file_type == "pdf"
+    assert result.data["invoice_number"] == "SC-1188"
+    assert result.data["total_amount"] == 77.4
+
+
 def test_image_without_tesseract_is_a_clear_error(monkeypatch):
     from storage.extraction import readers
 
