@@ -9,8 +9,10 @@ cell) is a pair of offsets into that text, which is what provenance reports.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from storage.extraction.normalize import US, Locale, find_amounts, find_dates, locale_of
 
@@ -38,6 +40,7 @@ class Line:
     start: int = 0
     text: str = ""
     index: int = 0
+    height: float = 0.0  # text height where the reader knows it (PDF, OCR), else 0
 
     @property
     def end(self) -> int:
@@ -85,9 +88,9 @@ class Document:
     title: str | None = None
 
     def line_at(self, offset: int) -> Line | None:
-        for line in self.lines:
-            if line.start <= offset <= line.end:
-                return line
+        index = bisect.bisect_right(self.lines, offset, key=lambda line: line.start) - 1
+        if index >= 0 and self.lines[index].start <= offset <= self.lines[index].end:
+            return self.lines[index]
         return None
 
 
@@ -105,7 +108,9 @@ class DocumentBuilder:
         # Formats whose reader already knows its tables (CSV, XLSX, HTML) skip detection.
         self.detect_tables = True
 
-    def add_line(self, page: int, segments: list[tuple[str, float, float]]) -> Line | None:
+    def add_line(
+        self, page: int, segments: list[tuple[str, float, float]], height: float = 0.0
+    ) -> Line | None:
         parts = [Segment(re.sub(r"\s+", " ", text).strip(), x0, x1) for text, x0, x1 in segments]
         parts = [part for part in parts if part.text]
         if not parts:
@@ -124,6 +129,7 @@ class DocumentBuilder:
             start=start,
             text=SEGMENT_JOIN.join(part.text for part in parts),
             index=len(self.lines),
+            height=height,
         )
         self.lines.append(line)
         self._length = line.end
@@ -155,9 +161,9 @@ class DocumentBuilder:
         )
 
     def _line_of(self, segment: Segment) -> Line | None:
-        for line in reversed(self.lines):
-            if line.start <= segment.start <= line.end:
-                return line
+        index = bisect.bisect_right(self.lines, segment.start, key=lambda line: line.start) - 1
+        if index >= 0 and self.lines[index].start <= segment.start <= self.lines[index].end:
+            return self.lines[index]
         return None
 
     def _cell(self, page: int, segment: Segment) -> Cell:
@@ -191,6 +197,7 @@ _COLON = re.compile(r"^(?P<label>[^\W\d][^:]{0,60}?)\s*[:\uff1a]\s*(?P<value>.*)
 _PACKED = re.compile(r"\s+(?=[A-Z][A-Za-z#./&' ]{1,30}[:\uff1a]\s)")
 
 
+@lru_cache(maxsize=65536)
 def is_label(text: str, locale: Locale = US) -> bool:
     """Text that reads like a field label rather than a value."""
     stripped = text.strip().rstrip(":\uff1a").strip()
@@ -324,8 +331,13 @@ def derive_key_values(lines: list[Line], locale: Locale) -> list[KeyValue]:
                 position += 1
         # Labels above values: every label-like segment takes the one standing under it.
         if following is not None and all(is_label(s.text, locale) for s in segments):
+            # A heading in large type (the issuer's name) does not label the line under it.
+            heading = bool(line.height and following.height) and (
+                line.height > 1.3 * following.height
+            )
             if (
                 len(segments) == 1
+                and not heading
                 and len(following.segments) >= 1
                 and not _COLON.match(segments[0].text)
             ):

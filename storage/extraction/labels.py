@@ -349,6 +349,7 @@ SYNONYMS: list[list[tuple[str, float]]] = [
 _GENERIC = frozenset({"name", "date", "amount", "total", "number", "type", "value"})
 
 
+@lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """Lowercase words with abbreviations expanded and filler words dropped."""
     text = text.lower().replace("#", " number ").replace("&", " and ")

@@ -198,7 +198,7 @@ def add_words(builder: DocumentBuilder, page: int, words: Iterable[Word]) -> Non
                 segments[-1] = (f"{text} {word[0]}", x0, word[2])
             else:
                 segments.append((word[0], word[1], word[2]))
-        builder.add_line(page, segments)
+        builder.add_line(page, segments, height)
 
 
 # --- PDF ------------------------------------------------------------------------------------

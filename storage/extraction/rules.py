@@ -294,6 +294,7 @@ class Filler:
         self.converter = Converter(locale, hints)
         self.provenance: Provenance = {}
         self.currencies: list[str] = []
+        self._tokens: list[list[tuple[str, int]]] | None = None
         # Table header cells start "below" candidates, and table body cells "column"
         # candidates, that are really table rows, not labelled values.
         # A header over a single row is the "labels above values" layout, not a table.
@@ -387,14 +388,12 @@ class Filler:
     ) -> Found | None:
         """A label inside a sentence ("Please pay $84.12 by …"): the value follows the label."""
         strong = [phrase for phrase in phrases if phrase.weight >= 0.8]
+        firsts = {phrase.words[0] for phrase in strong}
         best: tuple[float, Found] | None = None
-        for line in self.document.lines:
-            words = [
-                (tokens(match.group(0)), match.end())
-                for match in re.finditer(r"[^\W_]+|#", line.text)
-            ]
-            flat: list[tuple[str, int]] = [(token, end) for found, end in words for token in found]
+        for line, flat in zip(self.document.lines, self._line_tokens(), strict=True):
             sequence = tuple(token for token, _ in flat)
+            if not firsts.intersection(sequence):
+                continue
             for phrase in strong:
                 size = len(phrase.words)
                 for index in range(len(sequence) - size + 1):
@@ -422,6 +421,19 @@ class Filler:
                         )
                     break
         return best[1] if best else None
+
+    def _line_tokens(self) -> list[list[tuple[str, int]]]:
+        """Each line's label tokens with the offset (in the line) where each word ends."""
+        if self._tokens is None:
+            self._tokens = [
+                [
+                    (token, match.end())
+                    for match in re.finditer(r"[^\W_]+|#", line.text)
+                    for token in tokens(match.group(0))
+                ]
+                for line in self.document.lines
+            ]
+        return self._tokens
 
     def _special(self, name: str, prop: dict[str, Any], phrases: list[Phrase]) -> Found | None:
         words = name_phrase(name)

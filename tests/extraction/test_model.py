@@ -15,8 +15,8 @@ pytest.importorskip(
     "tasks.agent.llm_client", reason="the llm branch's client is not merged into this tree yet"
 )
 
-from storage.extraction import extract  # noqa: E402
-from tests.extraction import documents  # noqa: E402
+from storage.extraction import extract
+from tests.extraction import documents
 
 SCHEMA = {
     "type": "object",
