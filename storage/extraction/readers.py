@@ -168,11 +168,13 @@ def read(data: bytes, file_name: str, content_type: str | None) -> Document:
 # --- Words with positions (PDF text layer, OCR) → lines of segments ---------------------------
 
 
-def add_words(builder: DocumentBuilder, page: int, words: Iterable[Word]) -> None:
+def add_words(builder: DocumentBuilder, page: int, words: Iterable[Word], gap: float = 0.6) -> None:
     """Group words into lines by vertical position and lines into segments at visible gaps.
 
-    A gap wider than 0.6 times the text height separates segments: word spaces are about a quarter
-    of the font size, while right-aligned values, table cells and columns sit much further.
+    A gap wider than ``gap`` times the text height separates segments: word spaces are about a
+    quarter of the font size, while right-aligned values, table cells and columns sit much
+    further. OCR boxes are less exact (a "&" or a comma gets a box of its own), hence a
+    wider gap for them.
     """
     ordered = sorted(words, key=lambda word: (word[3], word[1]))
     lines: list[list[Word]] = []
@@ -193,7 +195,7 @@ def add_words(builder: DocumentBuilder, page: int, words: Iterable[Word]) -> Non
         height = statistics.median(word[4] - word[3] for word in line) or 10.0
         segments: list[tuple[str, float, float]] = []
         for word in line:
-            if segments and word[1] - segments[-1][2] <= height * 0.6:
+            if segments and word[1] - segments[-1][2] <= height * gap:
                 text, x0, _ = segments[-1]
                 segments[-1] = (f"{text} {word[0]}", x0, word[2])
             else:
@@ -241,7 +243,7 @@ def read_pdf(data: bytes) -> Document:
                 elif ocr_available():
                     # A scanned page: no text layer, so read the rendered page with OCR.
                     image = page.render(scale=200 / 72).to_pil()
-                    add_words(builder, number, ocr_words(image))
+                    add_words(builder, number, ocr_words(image), gap=OCR_GAP)
             finally:
                 page.close()
     except pdfium.PdfiumError as error:
@@ -256,6 +258,9 @@ def read_pdf(data: bytes) -> Document:
 
 
 # --- Images (OCR) ---------------------------------------------------------------------------
+
+
+OCR_GAP = 1.0
 
 
 def ocr_available() -> bool:
@@ -299,7 +304,7 @@ def read_image(data: bytes) -> Document:
             frames = getattr(image, "n_frames", 1)
             for number in range(min(frames, 50)):
                 image.seek(number)
-                add_words(builder, number + 1, ocr_words(image.copy()))
+                add_words(builder, number + 1, ocr_words(image.copy()), gap=OCR_GAP)
     except (UnidentifiedImageError, OSError) as error:
         raise ExtractionError(f"The image could not be decoded: {error}.") from error
     return builder.build()
