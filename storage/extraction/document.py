@@ -86,6 +86,7 @@ class Document:
     tables: list[Table] = field(default_factory=list)
     locale: Locale = US
     title: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def line_at(self, offset: int) -> Line | None:
         index = bisect.bisect_right(self.lines, offset, key=lambda line: line.start) - 1
@@ -105,6 +106,7 @@ class DocumentBuilder:
         self.key_values: list[KeyValue] = []
         self.tables: list[Table] = []
         self.title: str | None = None
+        self.warnings: list[str] = []
         # Formats whose reader already knows its tables (CSV, XLSX, HTML) skip detection.
         self.detect_tables = True
 
@@ -179,6 +181,7 @@ class DocumentBuilder:
             pages=self.pages,
             locale=locale_of(text),
             title=self.title,
+            warnings=self.warnings,
         )
         if self.detect_tables:
             self.tables.extend(detect_tables(self.lines, self))

@@ -61,6 +61,7 @@ def extract(
             provenance=generic.provenance,
             file_type=document.kind,
             pages=document.pages,
+            warnings=list(document.warnings),
         )
     hints = Hints.from_prompt(prompt or "")
     filler = Filler(document, hints)
@@ -70,6 +71,7 @@ def extract(
         provenance=filler.provenance,
         file_type=document.kind,
         pages=document.pages,
+        warnings=list(document.warnings),
     )
     if model:
         from storage.extraction.model import model_extract

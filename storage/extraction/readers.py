@@ -9,6 +9,7 @@ import mimetypes
 import re
 import shutil
 import statistics
+import threading
 import zipfile
 from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
@@ -216,40 +217,47 @@ def read_pdf(data: bytes) -> Document:
     import pypdfium2 as pdfium
 
     builder = DocumentBuilder("pdf")
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as error:
-        reason = str(error).rstrip(".")
-        if "password" in reason.lower():
-            reason = "it is encrypted with a password"
-        raise ExtractionError(f"The PDF could not be read: {reason}.") from error
-    try:
-        for index in range(len(pdf)):
-            number = index + 1
-            builder.pages = max(builder.pages, number)
-            page = pdf[index]
-            try:
-                height = page.get_height()
-                textpage = page.get_textpage()
-                words: list[Word] = []
-                for rect in range(textpage.count_rects()):
-                    left, bottom, right, top = textpage.get_rect(rect)
-                    text = textpage.get_text_bounded(left, bottom, right, top)
-                    if text.strip():
-                        words.append((text, left, right, height - top, height - bottom))
-                textpage.close()
-                if words:
-                    add_words(builder, number, words)
-                elif ocr_available():
-                    # A scanned page: no text layer, so read the rendered page with OCR.
-                    image = page.render(scale=200 / 72).to_pil()
-                    add_words(builder, number, ocr_words(image), gap=OCR_GAP)
-            finally:
-                page.close()
-    except pdfium.PdfiumError as error:
-        raise ExtractionError(f"The PDF could not be read: {str(error).rstrip('.')}.") from error
-    finally:
-        pdf.close()
+    # Text runs per page, or the rendered picture of a page without a text layer.
+    pages: list[list[Word] | Any] = []
+    skipped = 0
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as error:
+            reason = str(error).rstrip(".")
+            if "password" in reason.lower():
+                reason = "it is encrypted with a password"
+            raise ExtractionError(f"The PDF could not be read: {reason}.") from error
+        try:
+            for index in range(len(pdf)):
+                page = pdf[index]
+                try:
+                    words = _page_words(page)
+                    if words:
+                        pages.append(words)
+                    elif ocr_available() and len(pages) - _text_pages(pages) < MAX_OCR_PAGES:
+                        pages.append(page.render(scale=200 / 72).to_pil())
+                    else:
+                        skipped += 1
+                        pages.append([])
+                finally:
+                    page.close()
+        except pdfium.PdfiumError as error:
+            reason = str(error).rstrip(".")
+            raise ExtractionError(f"The PDF could not be read: {reason}.") from error
+        finally:
+            pdf.close()
+    builder.pages = max(1, len(pages))
+    for number, content in enumerate(pages, start=1):
+        if isinstance(content, list):
+            add_words(builder, number, content)
+        else:
+            # A scanned page: no text layer, so its rendering is read with OCR.
+            add_words(builder, number, ocr_words(content), gap=OCR_GAP)
+    if skipped and ocr_available():
+        builder.warnings.append(
+            f"{skipped} scanned page(s) past the first {MAX_OCR_PAGES} were not read."
+        )
     if not builder.lines and not ocr_available():
         raise ExtractionError(
             "The PDF has no text layer and OCR is unavailable (install tesseract-ocr)."
@@ -257,10 +265,34 @@ def read_pdf(data: bytes) -> Document:
     return builder.build()
 
 
+def _page_words(page: Any) -> list[Word]:
+    height = page.get_height()
+    textpage = page.get_textpage()
+    try:
+        words: list[Word] = []
+        for rect in range(textpage.count_rects()):
+            left, bottom, right, top = textpage.get_rect(rect)
+            text = textpage.get_text_bounded(left, bottom, right, top)
+            if text.strip():
+                words.append((text, left, right, height - top, height - bottom))
+        return words
+    finally:
+        textpage.close()
+
+
+def _text_pages(pages: list[Any]) -> int:
+    return sum(1 for content in pages if isinstance(content, list))
+
+
 # --- Images (OCR) ---------------------------------------------------------------------------
 
 
 OCR_GAP = 1.0
+OCR_TIMEOUT = 120  # seconds per page
+# OCR costs about a second per page: a scanned book is not read past this many pages.
+MAX_OCR_PAGES = 50
+# PDFium is not thread-safe; a worker running extractions in threads takes turns.
+_PDFIUM = threading.Lock()
 
 
 def ocr_available() -> bool:
@@ -276,9 +308,14 @@ def ocr_words(image: Any) -> list[Word]:
     if image.width < 1600:
         factor = 1600 / image.width
         image = image.resize((int(image.width * factor), int(image.height * factor)))
-    result = pytesseract.image_to_data(
-        image, output_type=pytesseract.Output.DICT, config="--psm 11"
-    )
+    try:
+        result = pytesseract.image_to_data(
+            image, output_type=pytesseract.Output.DICT, config="--psm 11", timeout=OCR_TIMEOUT
+        )
+    except RuntimeError as error:  # pytesseract's timeout
+        raise ExtractionError(f"OCR took longer than {OCR_TIMEOUT} s on one page.") from error
+    except pytesseract.TesseractError as error:
+        raise ExtractionError(f"OCR failed: {error.message}".rstrip(".") + ".") from error
     words: list[Word] = []
     for index, text in enumerate(result["text"]):
         text = (text or "").strip()
@@ -302,10 +339,14 @@ def read_image(data: bytes) -> Document:
     try:
         with Image.open(io.BytesIO(data)) as image:
             frames = getattr(image, "n_frames", 1)
-            for number in range(min(frames, 50)):
+            if frames > MAX_OCR_PAGES:
+                builder.warnings.append(
+                    f"Only the first {MAX_OCR_PAGES} of {frames} image frames were read."
+                )
+            for number in range(min(frames, MAX_OCR_PAGES)):
                 image.seek(number)
                 add_words(builder, number + 1, ocr_words(image.copy()), gap=OCR_GAP)
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise ExtractionError(f"The image could not be decoded: {error}.") from error
     return builder.build()
 
