@@ -63,7 +63,7 @@ def extract(
             pages=document.pages,
             warnings=list(document.warnings),
         )
-    hints = Hints.from_prompt(prompt or "")
+    hints = Hints.from_prompt(prompt or "", schema)
     filler = Filler(document, hints)
     filled = filler.fill(schema)
     result = ExtractionResult(

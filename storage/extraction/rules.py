@@ -13,7 +13,7 @@ import datetime
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -98,21 +98,53 @@ class Found:
 
 @dataclass
 class Hints:
-    """What the extraction prompt says about the document's conventions."""
+    """What the extraction prompt says: the document's conventions, and printed labels.
+
+    A sentence naming a field and quoting text ('amount_due is labelled "Montant TTC"',
+    'the account number appears as "Contrat n°"') adds the quoted text as a label of that
+    field.
+    """
 
     day_first: bool | None = None
     currency: str | None = None
+    labels: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_prompt(cls, prompt: str) -> Hints:
+    def from_prompt(cls, prompt: str, schema: dict[str, Any] | None = None) -> Hints:
         lowered = prompt.lower()
+        labels: dict[str, list[str]] = {}
+        names = _field_names(schema or {})
+        for sentence in re.split(r"(?<=[.;!?])\s+|\n", prompt):
+            quoted = re.findall(
+                r"[\"\u201c\u00ab]([^\"\u201d\u00bb]{1,60})[\"\u201d\u00bb]", sentence
+            )
+            if not quoted:
+                continue
+            words = tokens(sentence)
+            for name in names:
+                phrase = name_phrase(name)
+                if name in sentence or (
+                    phrase and any(words[i : i + len(phrase)] == phrase for i in range(len(words)))
+                ):
+                    labels.setdefault(name, []).extend(quoted)
         day_first: bool | None = None
         if re.search(r"day[- ]first|dd[/.-]mm|european (?:date|format)|d/m/y", lowered):
             day_first = True
         elif re.search(r"month[- ]first|mm[/.-]dd|us (?:date|format)|american|m/d/y", lowered):
             day_first = False
         codes = [code for code in re.findall(r"\b[A-Z]{3}\b", prompt) if code in CURRENCY_CODES]
-        return cls(day_first=day_first, currency=codes[0] if codes else None)
+        return cls(day_first=day_first, currency=codes[0] if codes else None, labels=labels)
+
+
+def _field_names(schema: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for name, prop in (schema.get("properties") or {}).items():
+        names.add(name)
+        if isinstance(prop, dict):
+            names |= _field_names(prop)
+            if isinstance(prop.get("items"), dict):
+                names |= _field_names(prop["items"])
+    return names
 
 
 # --- Schema reading -------------------------------------------------------------------------
@@ -339,7 +371,9 @@ class Filler:
 
     # Scalars.
     def _phrases(self, name: str, prop: dict[str, Any], parents: tuple[str, ...]) -> list[Phrase]:
-        return phrases_for(name, str(prop.get("description") or ""), parents)
+        phrases = phrases_for(name, str(prop.get("description") or ""), parents)
+        extra = [Phrase(tokens(label), 1.0) for label in self.hints.labels.get(name, [])]
+        return phrases + [phrase for phrase in extra if phrase.words]
 
     def candidates(self, phrases: list[Phrase]) -> Iterator[tuple[float, KeyValue]]:
         scored = []

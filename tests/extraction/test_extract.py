@@ -497,3 +497,66 @@ def test_invalid_schema_is_rejected():
             content_type="text/plain",
             schema={"type": "object", "properties": {"x": {"type": "nonsense"}}},
         )
+
+
+def test_password_protected_pdf_is_a_clear_error():
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf_canvas = canvas.Canvas(
+        buffer, encrypt=pdfencrypt.StandardEncryption("secret-pw", canPrint=0)
+    )
+    pdf_canvas.drawString(72, 720, "Amount due: $1.00")
+    pdf_canvas.showPage()
+    pdf_canvas.save()
+    with pytest.raises(ExtractionError, match="encrypted with a password"):
+        extract(data=buffer.getvalue(), file_name="locked.pdf", content_type="application/pdf")
+
+
+def test_fields_the_document_does_not_have_stay_none():
+    schema = {
+        "type": "object",
+        "properties": {
+            "passport_number": {"type": "string"},
+            "date_of_birth": DATE,
+            "flight": {
+                "type": "object",
+                "properties": {"departure_date": DATE, "seat": {"type": "string"}},
+            },
+            "baggage_fees": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"airline": {"type": "string"}, "kg": {"type": "number"}},
+                },
+            },
+        },
+    }
+    for data in (documents.utility_bill(), documents.invoice_with_table()):
+        result = run(data, "doc.pdf", "application/pdf", schema)
+        assert result.data == {
+            "passport_number": None,
+            "date_of_birth": None,
+            "flight": {"departure_date": None, "seat": None},
+            "baggage_fees": None,
+        }
+        assert result.provenance == {}
+
+
+def test_prompt_can_name_the_labels_a_document_uses():
+    text = "Électricité Provence\nContrat n°: FR-7781\nMontant net: 99,00 €\n".encode()
+    schema = {
+        "type": "object",
+        "properties": {"account_number": {"type": "string"}, "amount_due": {"type": "number"}},
+    }
+    assert run(text, "f.txt", "text/plain", schema).data == {
+        "account_number": None,
+        "amount_due": None,
+    }
+    prompt = (
+        'The account number is printed as "Contrat n°". '
+        'amount_due is the value labelled "Montant net".'
+    )
+    result = run(text, "f.txt", "text/plain", schema, prompt=prompt)
+    assert result.data == {"account_number": "FR-7781", "amount_due": 99.0}
