@@ -327,6 +327,7 @@ class Filler:
         self.provenance: Provenance = {}
         self.currencies: list[str] = []
         self._tokens: list[list[tuple[str, int]]] | None = None
+        self._min_score = THRESHOLD
         # Table header cells start "below" candidates, and table body cells "column"
         # candidates, that are really table rows, not labelled values.
         # A header over a single row is the "labels above values" layout, not a table.
@@ -383,7 +384,7 @@ class Filler:
             if key_value.kind == "column" and key_value.label_start in self._body_starts:
                 continue
             value = score(key_value.label, phrases)
-            if value >= THRESHOLD:
+            if value >= self._min_score:
                 scored.append((value, key_value))
         scored.sort(key=lambda item: (-round(item[0], 3), _KIND_RANK[item[1].kind], item[1].order))
         yield from scored
@@ -595,7 +596,8 @@ class Filler:
         if not starts or not ends:
             return {}
         phrases = self._phrases(name, prop, parents)
-        for _, key_value in self.candidates(phrases):
+        labelled = [key_value for _, key_value in self.candidates(phrases)]
+        for key_value in labelled + self._sole_period():
             period = parse_date_range(key_value.value, self.document.locale)
             if period is None:
                 continue
@@ -646,6 +648,15 @@ class Filler:
                     result[days] = other
             return result
         return {}
+
+    def _sole_period(self) -> list[KeyValue]:
+        """The document's only labelled date range, whatever its label ("For service")."""
+        found: dict[tuple[Any, Any], KeyValue] = {}
+        for key_value in self.document.key_values:
+            period = parse_date_range(key_value.value, self.document.locale)
+            if period is not None:
+                found.setdefault((period[0], period[1]), key_value)
+        return list(found.values()) if len(found) == 1 else []
 
     def _address(
         self, name: str, prop: dict[str, Any], path: tuple[str, ...], parents: tuple[str, ...]
@@ -702,8 +713,13 @@ class Filler:
             rows = self._rows(name, items, path)
             if rows is not None:
                 return rows
-            # No table: one item read from the whole document, when it says enough.
-            item = self._object("", items, (*path, "0"), (*parents, name))
+            # No table: one item read from the whole document, when clearly labelled values
+            # say enough (a loose label match must not invent an item).
+            self._min_score = 0.8
+            try:
+                item = self._object("", items, (*path, "0"), (*parents, name))
+            finally:
+                self._min_score = THRESHOLD
             filled = sum(1 for value in _leaves(item) if value is not None)
             needed = min(2, len(items.get("properties") or {}))
             if filled >= max(needed, 1):

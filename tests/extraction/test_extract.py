@@ -560,3 +560,61 @@ def test_prompt_can_name_the_labels_a_document_uses():
     )
     result = run(text, "f.txt", "text/plain", schema, prompt=prompt)
     assert result.data == {"account_number": "FR-7781", "amount_due": 99.0}
+
+
+def test_array_of_objects_without_a_table_is_one_item_from_clear_labels():
+    text = (
+        b"EnergyLink\n"
+        b"Account number: 58291-44720\n"
+        b"Service type: Fuel\n"
+        b"Service address: 4421 OAK VIEW LN UNIT 3A, CAMBRIDGE, MA 02140\n"
+        b"Total usage: 5,348 Therms\n"
+        b"Total charges: $8,214.67\n"
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "service_locations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "service_type": {"type": "string"},
+                        "service_address": {
+                            "type": "object",
+                            "properties": {
+                                "street": {"type": "string"},
+                                "city": {"type": "string"},
+                                "state": {"type": "string"},
+                                "postal_code": {"type": "string"},
+                            },
+                        },
+                        "total_usage": {"type": "number"},
+                        "total_usage_unit": {"type": "string"},
+                        "total_charges": {"type": "number"},
+                    },
+                },
+            }
+        },
+    }
+    result = run(text, "bill.txt", "text/plain", schema)
+    assert result.data["service_locations"] == [
+        {
+            "service_type": "Fuel",
+            "service_address": {
+                "street": "4421 OAK VIEW LN UNIT 3A",
+                "city": "CAMBRIDGE",
+                "state": "MA",
+                "postal_code": "02140",
+            },
+            "total_usage": 5348,
+            "total_usage_unit": "Therms",
+            "total_charges": 8214.67,
+        }
+    ]
+    assert result.provenance["service_locations/0/total_charges"]["text"] == (
+        "Total charges: $8,214.67"
+    )
+    # A document without such labels gets no invented item.
+    other = run(documents.statement_labels_above(), "s.pdf", "application/pdf", schema)
+    assert other.data["service_locations"] is None
