@@ -262,9 +262,13 @@ def bill_right_aligned(doc: Doc) -> tuple[bytes, dict[str, Any]]:
             (doc.label["billing_period"], doc.period_text()),
             (doc.label["amount_due"], doc.money(doc.total)),
             (doc.label["due_date"], doc.date(doc.due)),
+            # Distractors: other amounts and dates a bill prints next to the real ones.
+            ("Previous Balance", doc.money(round(doc.total * 0.9, 2))),
+            ("Payment Received - Thank You", "-" + doc.money(round(doc.total * 0.9, 2))),
+            ("Last Payment Date", doc.date(doc.period[0])),
         ]
         doc.rng.shuffle(rows)
-        y = 670
+        y = 690
         for label, value in rows:
             c.drawString(72, y, label)
             c.drawRightString(540, y, value)
@@ -280,6 +284,30 @@ def bill_right_aligned(doc: Doc) -> tuple[bytes, dict[str, Any]]:
             c.drawRightString(540, y, doc.money(amount))
 
     truth = doc.truth(account=True, invoice=False, period=True, due=True, items=True)
+    return _pdf(draw), truth
+
+
+def letter(doc: Doc) -> tuple[bytes, dict[str, Any]]:
+    """No layout at all: the facts are written in sentences."""
+
+    def draw(args: Any) -> None:
+        c, _ = args
+        c.setFont("Helvetica-Bold", 14)
+        c.drawString(72, 730, doc.vendor)
+        c.setFont("Helvetica", 10)
+        lines = [
+            f"{doc.date(doc.statement_date)}",
+            "",
+            "Dear customer,",
+            f"this is a reminder about your account {doc.account}.",
+            f"Your balance of {doc.money(doc.total)} is due on {doc.date(doc.due)}.",
+            f"It covers the service period from {doc.period_text()}.",
+            "Please contact us if you have already paid.",
+        ]
+        for index, text in enumerate(lines):
+            c.drawString(72, 700 - 16 * index, text)
+
+    truth = doc.truth(account=True, invoice=False, period=True, due=True, items=False)
     return _pdf(draw), truth
 
 
@@ -304,7 +332,7 @@ def invoice_ruled_table(doc: Doc) -> tuple[bytes, dict[str, Any]]:
         table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
         _, height = table.wrapOn(c, 400, 300)
         table.drawOn(c, 72, 630 - height)
-        c.drawString(340, 600 - height, f"{doc.label['amount_due']}:")
+        c.drawString(300, 600 - height, f"{doc.label['amount_due']}:")
         c.drawRightString(500, 600 - height, doc.money(doc.total))
 
     truth = doc.truth(account=False, invoice=True, period=False, due=True, items=True)
@@ -480,7 +508,7 @@ def png_receipt(doc: Doc) -> tuple[bytes, dict[str, Any]]:
 
 
 FAMILIES: dict[str, tuple[Callable[[Doc], tuple[bytes, dict[str, Any]]], str, str, bool]] = {
-    "pdf: labels left, values right-aligned": (
+    "pdf: bill, right-aligned, distractors": (
         bill_right_aligned,
         "bill.pdf",
         "application/pdf",
@@ -499,6 +527,7 @@ FAMILIES: dict[str, tuple[Callable[[Doc], tuple[bytes, dict[str, Any]]], str, st
         False,
     ),
     "pdf: two-column receipt": (receipt_two_columns, "receipt.pdf", "application/pdf", False),
+    "pdf: letter, facts in sentences": (letter, "letter.pdf", "application/pdf", False),
     "pdf: European (day-first, 1.234,56 €)": (
         european_invoice,
         "rechnung.pdf",

@@ -445,6 +445,11 @@ ROLE_WORDS = frozenset(
 )
 
 
+def names_other_concept(words: tuple[str, ...], own: set[tuple[str, ...]]) -> bool:
+    """``words`` is a known label of some concept other than the field's own."""
+    return words in _known() and words not in own
+
+
 def score(label: str | tuple[str, ...], phrases: list[Phrase]) -> float:
     """How well a printed label names the field, 0…1."""
     words = tokens(label) if isinstance(label, str) else label

@@ -20,12 +20,20 @@ from typing import Any
 from jsonschema.validators import validator_for
 
 from storage.extraction.document import Cell, Document, KeyValue, Line, Table, is_label
-from storage.extraction.labels import Phrase, name_phrase, phrases_for, score, tokens
+from storage.extraction.labels import (
+    Phrase,
+    name_phrase,
+    names_other_concept,
+    phrases_for,
+    score,
+    tokens,
+)
 from storage.extraction.normalize import (
     CURRENCY_CODES,
     Locale,
     currency_in,
     find_amounts,
+    find_dates,
     parse_amount,
     parse_boolean,
     parse_date,
@@ -421,8 +429,11 @@ class Filler:
     def _in_running_text(
         self, name: str, prop: dict[str, Any], phrases: list[Phrase]
     ) -> Found | None:
-        """A label inside a sentence ("Please pay $84.12 by …"): the value follows the label."""
-        strong = [phrase for phrase in phrases if phrase.weight >= 0.8]
+        """A label inside a sentence ("Please pay $84.12 by …"): the value follows the label
+        within a few words. Free text is only taken for identifiers ("your account 123-45")."""
+        strong = [phrase for phrase in phrases if phrase.weight >= 0.75]
+        own = {phrase.words for phrase in phrases}
+        identifier = _is_identifier_field(name, prop)
         firsts = {phrase.words[0] for phrase in strong}
         best: tuple[float, Found] | None = None
         for line, flat in zip(self.document.lines, self._line_tokens(), strict=True):
@@ -434,13 +445,22 @@ class Filler:
                 for index in range(len(sequence) - size + 1):
                     if sequence[index : index + size] != phrase.words:
                         continue
+                    # "invoice" inside "Invoice date" names another concept: not a label here.
+                    if names_other_concept(sequence[index : index + size + 1], own) or (
+                        index and names_other_concept(sequence[index - 1 : index + size], own)
+                    ):
+                        continue
                     after = flat[index + size - 1][1]
-                    rest = line.text[after:]
-                    converted = self.converter.convert(name, prop, rest)
+                    rest = line.text[after : after + 60]
+                    converted: tuple[Any, int, int] | None
+                    if identifier:
+                        converted = _identifier(rest)
+                    elif schema_type(prop) == "string" and not _is_date_field(name, prop):
+                        continue  # free text after a word in a sentence is not a value
+                    else:
+                        converted = self.converter.convert(name, prop, rest)
                     if converted is None or not _leaf_ok(converted[0], prop):
                         continue
-                    if schema_type(prop) == "string" and not _is_date_field(name, prop):
-                        continue  # free text after a word in a sentence is not a value
                     value, start, end = converted
                     weight = phrase.weight * (0.95 if size > 1 else 0.8)
                     if best is None or weight > best[0]:
@@ -513,6 +533,24 @@ class Filler:
             return self._locate(code, derived=True)
         if schema_type(prop) == "string" and (("vendor",) in words or ("company",) in words):
             return self._issuer()
+        # The document's own date (the invoice/statement/bill date group): a letter's date line.
+        if _is_date_field(name, prop) and ("invoice", "date") in words:
+            return self._dateline()
+        return None
+
+    def _dateline(self) -> Found | None:
+        """A letter's date: a line near the top that is nothing but a date."""
+        for line in self.document.lines[:8]:
+            found = parse_date(line.text, self.document.locale)
+            if found is not None and found[1] == 0 and found[2] >= len(line.text.rstrip(" .")):
+                return Found(
+                    found[0].isoformat(),
+                    line.page,
+                    line.text,
+                    line.start,
+                    line.start + found[2],
+                    derived=True,
+                )
         return None
 
     def _locate(self, value: str, *, derived: bool) -> Found:
@@ -650,12 +688,15 @@ class Filler:
         return {}
 
     def _sole_period(self) -> list[KeyValue]:
-        """The document's only labelled date range, whatever its label ("For service")."""
+        """The document's only date range, whatever labels it ("For service", a sentence)."""
         found: dict[tuple[Any, Any], KeyValue] = {}
-        for key_value in self.document.key_values:
-            period = parse_date_range(key_value.value, self.document.locale)
+        for line in self.document.lines:
+            period = parse_date_range(line.text, self.document.locale)
             if period is not None:
-                found.setdefault((period[0], period[1]), key_value)
+                found.setdefault(
+                    (period[0], period[1]),
+                    KeyValue("", line.text, line.page, line.text, line.start, line.end, "text"),
+                )
         return list(found.values()) if len(found) == 1 else []
 
     def _address(
@@ -861,6 +902,23 @@ def _totals_phrases() -> list[Phrase]:
         for phrase in phrases_for(name)
         if phrase.weight >= 0.9
     ]
+
+
+def _is_identifier_field(name: str, prop: dict[str, Any]) -> bool:
+    words = name_phrase(name)
+    return schema_type(prop) == "string" and bool(words) and words[-1] in {"number", "id"}
+
+
+def _identifier(text: str) -> tuple[str, int, int] | None:
+    """The account/invoice number right after a label in a sentence: the first token with a
+    digit in the next two words ("your account 58291-44720.", "invoice no. A-1042")."""
+    dates = [(found.start, found.end) for found in find_dates(text)]
+    for match in list(re.finditer(r"[A-Za-z0-9][\w./#-]*", text))[:3]:
+        token = match.group(0).rstrip(".,;:")
+        inside_date = any(start <= match.start() < end for start, end in dates)
+        if re.search(r"\d", token) and len(token) >= 3 and not inside_date:
+            return token, match.start(), match.start() + len(token)
+    return None
 
 
 def _value_x(line: Line, offset: int) -> float:

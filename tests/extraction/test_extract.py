@@ -618,3 +618,41 @@ def test_array_of_objects_without_a_table_is_one_item_from_clear_labels():
     # A document without such labels gets no invented item.
     other = run(documents.statement_labels_above(), "s.pdf", "application/pdf", schema)
     assert other.data["service_locations"] is None
+
+
+def test_letter_with_facts_in_sentences():
+    text = (
+        b"Cedar Valley Utilities\n"
+        b"March 2, 2026\n"
+        b"\n"
+        b"Dear customer,\n"
+        b"this is a reminder about your account 44120-7781.\n"
+        b"Your balance of $312.45 is due on March 20, 2026.\n"
+        b"It covers the service period from Jan 28, 2026 - Feb 26, 2026.\n"
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "vendor_name": {"type": "string"},
+            "statement_date": DATE,
+            "account_number": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "amount_due": {"type": "number"},
+            "due_date": DATE,
+            "billing_period": {
+                "type": "object",
+                "properties": {"start_date": DATE, "end_date": DATE},
+            },
+        },
+    }
+    result = run(text, "letter.txt", "text/plain", schema)
+    assert result.data == {
+        "vendor_name": "Cedar Valley Utilities",
+        "statement_date": "2026-03-02",
+        "account_number": "44120-7781",
+        "invoice_number": None,
+        "amount_due": 312.45,
+        "due_date": "2026-03-20",
+        "billing_period": {"start_date": "2026-01-28", "end_date": "2026-02-26"},
+    }
+    assert result.provenance["amount_due"]["text"].startswith("Your balance of $312.45")
