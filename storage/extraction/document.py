@@ -27,10 +27,12 @@ class Segment:
     x0: float
     x1: float
     start: int = 0  # offset into Document.text
+    # Set when the text spans lines (a wrapped table cell): where it ends in Document.text.
+    stop: int | None = None
 
     @property
     def end(self) -> int:
-        return self.start + len(self.text)
+        return self.stop if self.stop is not None else self.start + len(self.text)
 
 
 @dataclass
@@ -378,6 +380,53 @@ def _column_of(segment: Segment, header: list[Segment]) -> int | None:
     return None
 
 
+def _row(segments: list[Segment], header: list[Segment]) -> list[Segment | None] | None:
+    columns = [_column_of(segment, header) for segment in segments]
+    if (
+        len(segments) < 2
+        or None in columns
+        or len(set(columns)) != len(columns)
+        or not any(re.search(r"\d", segment.text) for segment in segments)
+        # "Subtotal:  $301.98" under the last columns: the totals after the table.
+        or any(_COLON.match(segment.text) for segment in segments)
+        or (0 not in columns and _TOTALS.match(segments[0].text))
+    ):
+        return None
+    row: list[Segment | None] = [None] * len(header)
+    for segment, column in zip(segments, columns, strict=True):
+        row[column] = segment  # type: ignore[index]
+    return row
+
+
+def _wrapped(
+    lines: list[Line], cursor: int, header: list[Segment], previous: list[Segment | None]
+) -> bool:
+    """Merge a lone text segment into the cell above it when the table continues below."""
+    segments = lines[cursor].segments
+    if len(segments) != 1 or cursor + 1 >= len(lines):
+        return False
+    segment = segments[0]
+    column = _column_of(segment, header)
+    if column is None or previous[column] is None or _TOTALS.match(segment.text):
+        return False
+    following = lines[cursor + 1]
+    continues = _row(following.segments, header) is not None or any(
+        _COLON.match(s.text) or _TOTALS.match(s.text) for s in following.segments
+    )
+    if not continues or following.page != lines[cursor].page:
+        return False
+    above = previous[column]
+    assert above is not None
+    previous[column] = Segment(
+        f"{above.text} {segment.text}",
+        above.x0,
+        max(above.x1, segment.x1),
+        above.start,
+        segment.end,
+    )
+    return True
+
+
 def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
     """Header rows of labels followed by rows whose cells stand under the header's columns."""
     tables: list[Table] = []
@@ -391,22 +440,16 @@ def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
         rows: list[list[Segment | None]] = []
         cursor = index + 1
         while cursor < len(lines) and lines[cursor].page == header_line.page:
-            segments = lines[cursor].segments
-            columns = [_column_of(segment, header) for segment in segments]
-            if (
-                len(segments) < 2
-                or None in columns
-                or len(set(columns)) != len(columns)
-                or not any(re.search(r"\d", segment.text) for segment in segments)
-                # "Subtotal:  $301.98" under the last columns: the totals after the table.
-                or any(_COLON.match(segment.text) for segment in segments)
-                or (0 not in columns and _TOTALS.match(segments[0].text))
-            ):
+            row = _row(lines[cursor].segments, header)
+            if row is None and rows:
+                # A description wrapped onto the next line: part of the row above, when the
+                # table (or its totals) goes on after it.
+                wrapped = _wrapped(lines, cursor, header, rows[-1])
+                if wrapped:
+                    cursor += 1
+                    continue
+            if row is None:
                 break
-            row: list[Segment | None] = [None] * len(header)
-            for segment, column in zip(segments, columns, strict=True):
-                assert column is not None
-                row[column] = segment
             rows.append(row)
             cursor += 1
         if rows:

@@ -656,3 +656,35 @@ def test_letter_with_facts_in_sentences():
         "billing_period": {"start_date": "2026-01-28", "end_date": "2026-02-26"},
     }
     assert result.provenance["amount_due"]["text"].startswith("Your balance of $312.45")
+
+
+def test_wrapped_descriptions_stay_in_their_row():
+    def page(c):
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(72, 730, "Atlas Office Supply")
+        c.setFont("Helvetica", 10)
+        c.drawString(72, 690, "Description")
+        c.drawRightString(540, 690, "Amount")
+        y = 690
+        for lines, amount in [
+            (["Ergonomic chair, mesh back,", "adjustable arms (black)"], "$249.00"),
+            (["Desk lamp"], "$35.50"),
+            (["Monitor arm, dual", "gas spring"], "$89.99"),
+        ]:
+            y -= 16
+            c.drawString(72, y, lines[0])
+            c.drawRightString(540, y, amount)
+            for more in lines[1:]:
+                y -= 14
+                c.drawString(72, y, more)
+        c.drawString(360, y - 30, "Total:")
+        c.drawRightString(540, y - 30, "$374.49")
+
+    result = run(documents.pdf(page), "inv.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert [(item["description"], item["amount"]) for item in result.data["line_items"]] == [
+        ("Ergonomic chair, mesh back, adjustable arms (black)", 249.0),
+        ("Desk lamp", 35.5),
+        ("Monitor arm, dual gas spring", 89.99),
+    ]
+    assert result.data["total_amount"] == 374.49
+    assert result.provenance["line_items/0/description"]["text"].startswith("Ergonomic chair")
