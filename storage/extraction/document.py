@@ -9,8 +9,10 @@ cell) is a pair of offsets into that text, which is what provenance reports.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from storage.extraction.normalize import US, Locale, find_amounts, find_dates, locale_of
 
@@ -25,10 +27,12 @@ class Segment:
     x0: float
     x1: float
     start: int = 0  # offset into Document.text
+    # Set when the text spans lines (a wrapped table cell): where it ends in Document.text.
+    stop: int | None = None
 
     @property
     def end(self) -> int:
-        return self.start + len(self.text)
+        return self.stop if self.stop is not None else self.start + len(self.text)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Line:
     start: int = 0
     text: str = ""
     index: int = 0
+    height: float = 0.0  # text height where the reader knows it (PDF, OCR), else 0
 
     @property
     def end(self) -> int:
@@ -83,11 +88,12 @@ class Document:
     tables: list[Table] = field(default_factory=list)
     locale: Locale = US
     title: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def line_at(self, offset: int) -> Line | None:
-        for line in self.lines:
-            if line.start <= offset <= line.end:
-                return line
+        index = bisect.bisect_right(self.lines, offset, key=lambda line: line.start) - 1
+        if index >= 0 and self.lines[index].start <= offset <= self.lines[index].end:
+            return self.lines[index]
         return None
 
 
@@ -102,10 +108,13 @@ class DocumentBuilder:
         self.key_values: list[KeyValue] = []
         self.tables: list[Table] = []
         self.title: str | None = None
+        self.warnings: list[str] = []
         # Formats whose reader already knows its tables (CSV, XLSX, HTML) skip detection.
         self.detect_tables = True
 
-    def add_line(self, page: int, segments: list[tuple[str, float, float]]) -> Line | None:
+    def add_line(
+        self, page: int, segments: list[tuple[str, float, float]], height: float = 0.0
+    ) -> Line | None:
         parts = [Segment(re.sub(r"\s+", " ", text).strip(), x0, x1) for text, x0, x1 in segments]
         parts = [part for part in parts if part.text]
         if not parts:
@@ -124,6 +133,7 @@ class DocumentBuilder:
             start=start,
             text=SEGMENT_JOIN.join(part.text for part in parts),
             index=len(self.lines),
+            height=height,
         )
         self.lines.append(line)
         self._length = line.end
@@ -155,9 +165,9 @@ class DocumentBuilder:
         )
 
     def _line_of(self, segment: Segment) -> Line | None:
-        for line in reversed(self.lines):
-            if line.start <= segment.start <= line.end:
-                return line
+        index = bisect.bisect_right(self.lines, segment.start, key=lambda line: line.start) - 1
+        if index >= 0 and self.lines[index].start <= segment.start <= self.lines[index].end:
+            return self.lines[index]
         return None
 
     def _cell(self, page: int, segment: Segment) -> Cell:
@@ -173,6 +183,7 @@ class DocumentBuilder:
             pages=self.pages,
             locale=locale_of(text),
             title=self.title,
+            warnings=self.warnings,
         )
         if self.detect_tables:
             self.tables.extend(detect_tables(self.lines, self))
@@ -191,6 +202,7 @@ _COLON = re.compile(r"^(?P<label>[^\W\d][^:]{0,60}?)\s*[:\uff1a]\s*(?P<value>.*)
 _PACKED = re.compile(r"\s+(?=[A-Z][A-Za-z#./&' ]{1,30}[:\uff1a]\s)")
 
 
+@lru_cache(maxsize=65536)
 def is_label(text: str, locale: Locale = US) -> bool:
     """Text that reads like a field label rather than a value."""
     stripped = text.strip().rstrip(":\uff1a").strip()
@@ -324,8 +336,13 @@ def derive_key_values(lines: list[Line], locale: Locale) -> list[KeyValue]:
                 position += 1
         # Labels above values: every label-like segment takes the one standing under it.
         if following is not None and all(is_label(s.text, locale) for s in segments):
+            # A heading in large type (the issuer's name) does not label the line under it.
+            heading = bool(line.height and following.height) and (
+                line.height > 1.3 * following.height
+            )
             if (
                 len(segments) == 1
+                and not heading
                 and len(following.segments) >= 1
                 and not _COLON.match(segments[0].text)
             ):
@@ -363,6 +380,53 @@ def _column_of(segment: Segment, header: list[Segment]) -> int | None:
     return None
 
 
+def _row(segments: list[Segment], header: list[Segment]) -> list[Segment | None] | None:
+    columns = [_column_of(segment, header) for segment in segments]
+    if (
+        len(segments) < 2
+        or None in columns
+        or len(set(columns)) != len(columns)
+        or not any(re.search(r"\d", segment.text) for segment in segments)
+        # "Subtotal:  $301.98" under the last columns: the totals after the table.
+        or any(_COLON.match(segment.text) for segment in segments)
+        or (0 not in columns and _TOTALS.match(segments[0].text))
+    ):
+        return None
+    row: list[Segment | None] = [None] * len(header)
+    for segment, column in zip(segments, columns, strict=True):
+        row[column] = segment  # type: ignore[index]
+    return row
+
+
+def _wrapped(
+    lines: list[Line], cursor: int, header: list[Segment], previous: list[Segment | None]
+) -> bool:
+    """Merge a lone text segment into the cell above it when the table continues below."""
+    segments = lines[cursor].segments
+    if len(segments) != 1 or cursor + 1 >= len(lines):
+        return False
+    segment = segments[0]
+    column = _column_of(segment, header)
+    if column is None or previous[column] is None or _TOTALS.match(segment.text):
+        return False
+    following = lines[cursor + 1]
+    continues = _row(following.segments, header) is not None or any(
+        _COLON.match(s.text) or _TOTALS.match(s.text) for s in following.segments
+    )
+    if not continues or following.page != lines[cursor].page:
+        return False
+    above = previous[column]
+    assert above is not None
+    previous[column] = Segment(
+        f"{above.text} {segment.text}",
+        above.x0,
+        max(above.x1, segment.x1),
+        above.start,
+        segment.end,
+    )
+    return True
+
+
 def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
     """Header rows of labels followed by rows whose cells stand under the header's columns."""
     tables: list[Table] = []
@@ -376,22 +440,16 @@ def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
         rows: list[list[Segment | None]] = []
         cursor = index + 1
         while cursor < len(lines) and lines[cursor].page == header_line.page:
-            segments = lines[cursor].segments
-            columns = [_column_of(segment, header) for segment in segments]
-            if (
-                len(segments) < 2
-                or None in columns
-                or len(set(columns)) != len(columns)
-                or not any(re.search(r"\d", segment.text) for segment in segments)
-                # "Subtotal:  $301.98" under the last columns: the totals after the table.
-                or any(_COLON.match(segment.text) for segment in segments)
-                or (0 not in columns and _TOTALS.match(segments[0].text))
-            ):
+            row = _row(lines[cursor].segments, header)
+            if row is None and rows:
+                # A description wrapped onto the next line: part of the row above, when the
+                # table (or its totals) goes on after it.
+                wrapped = _wrapped(lines, cursor, header, rows[-1])
+                if wrapped:
+                    cursor += 1
+                    continue
+            if row is None:
                 break
-            row: list[Segment | None] = [None] * len(header)
-            for segment, column in zip(segments, columns, strict=True):
-                assert column is not None
-                row[column] = segment
             rows.append(row)
             cursor += 1
         if rows:

@@ -61,8 +61,9 @@ def extract(
             provenance=generic.provenance,
             file_type=document.kind,
             pages=document.pages,
+            warnings=list(document.warnings),
         )
-    hints = Hints.from_prompt(prompt or "")
+    hints = Hints.from_prompt(prompt or "", schema)
     filler = Filler(document, hints)
     filled = filler.fill(schema)
     result = ExtractionResult(
@@ -70,14 +71,18 @@ def extract(
         provenance=filler.provenance,
         file_type=document.kind,
         pages=document.pages,
+        warnings=list(document.warnings),
     )
     if model:
         from storage.extraction.model import model_extract
 
         answer = model_extract(document=document, schema=schema, prompt=prompt, model=model)
         if answer.data is not None:
-            result.data = _conform(answer.data, schema)
-            result.provenance = _provenance_for(result.data, filler.provenance, document)
+            rules_data = result.data
+            result.data = answer.data
+            result.provenance = _provenance_for(
+                answer.data, rules_data, filler.provenance, document
+            )
             result.method = "model"
         else:
             result.warnings.append(answer.error or "The model's answer was unusable.")
@@ -148,14 +153,6 @@ def conform(data: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, Any
     raise ExtractionError("The extracted data could not be made to match the schema.")
 
 
-def _conform(data: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Every schema property present (None when the model left it out)."""
-    out = dict(data)
-    for name in schema.get("properties") or {}:
-        out.setdefault(name, None)
-    return out
-
-
 def _null(data: Any, path: list[Any]) -> None:
     parent = data
     for part in path[:-1]:
@@ -167,9 +164,23 @@ def _null(data: Any, path: list[Any]) -> None:
         parent[last] = None
 
 
-def _provenance_for(data: dict[str, Any], rules: Provenance, document: Document) -> Provenance:
-    """Provenance for a model's answer: where the value's text appears in the document."""
+def _provenance_for(
+    data: dict[str, Any], rules_data: dict[str, Any], rules: Provenance, document: Document
+) -> Provenance:
+    """Provenance for a model's answer: the rules' record where both agree on the value,
+    else the first place the value's text appears in the document (none when it does not)."""
     out: Provenance = {}
+
+    def rule_value(path: list[str]) -> Any:
+        value: Any = rules_data
+        for part in path:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return None
+        return value
 
     def visit(value: Any, path: list[str]) -> None:
         if isinstance(value, dict):
@@ -183,7 +194,7 @@ def _provenance_for(data: dict[str, Any], rules: Provenance, document: Document)
         if value is None:
             return
         key = "/".join(path)
-        if key in rules:
+        if key in rules and rule_value(path) == value:
             out[key] = rules[key]
             return
         needle = str(value)

@@ -118,6 +118,7 @@ SYNONYMS: list[list[tuple[str, float]]] = [
         ("due on", 1),
         ("date due", 1),
         ("payable by", 1),
+        ("received by", 0.9),
         ("fällig am", 1),
         ("zahlbar bis", 1),
         ("échéance", 1),
@@ -348,6 +349,7 @@ SYNONYMS: list[list[tuple[str, float]]] = [
 _GENERIC = frozenset({"name", "date", "amount", "total", "number", "type", "value"})
 
 
+@lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[str, ...]:
     """Lowercase words with abbreviations expanded and filler words dropped."""
     text = text.lower().replace("#", " number ").replace("&", " and ")
@@ -441,6 +443,11 @@ def phrases_for(name: str, description: str = "", parents: tuple[str, ...] = ())
 ROLE_WORDS = frozenset(
     ["start", "end", "begin", "beginning", "from", "to", "through", "until", "unit"]
 )
+
+
+def names_other_concept(words: tuple[str, ...], own: set[tuple[str, ...]]) -> bool:
+    """``words`` is a known label of some concept other than the field's own."""
+    return words in _known() and words not in own
 
 
 def score(label: str | tuple[str, ...], phrases: list[Phrase]) -> float:

@@ -11,6 +11,7 @@ import datetime
 import itertools
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MONTHS: dict[str, int] = {}
 for _number, _names in enumerate(
@@ -214,8 +215,11 @@ class FoundDate:
     end: int
 
 
-def find_dates(text: str, locale: Locale = US) -> list[FoundDate]:
+@lru_cache(maxsize=65536)
+def find_dates(text: str, locale: Locale = US) -> tuple[FoundDate, ...]:
     """Every date written in ``text``, in order, without overlaps."""
+    if not any(char.isdigit() for char in text):
+        return ()  # every date form has a day or a year in digits
     found: list[FoundDate] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern in _DATE_PATTERNS:
@@ -253,7 +257,7 @@ def find_dates(text: str, locale: Locale = US) -> list[FoundDate]:
             found.append(FoundDate(value, month, day, start, end))
             taken.append((start, end))
     found.sort(key=lambda item: item.start)
-    return found
+    return tuple(found)
 
 
 def parse_date(text: str, locale: Locale = US) -> tuple[datetime.date, int, int] | None:
@@ -328,8 +332,11 @@ class FoundAmount:
     has_decimals: bool
 
 
-def find_amounts(text: str, locale: Locale = US) -> list[FoundAmount]:
+@lru_cache(maxsize=65536)
+def find_amounts(text: str, locale: Locale = US) -> tuple[FoundAmount, ...]:
     """Every number in ``text`` read as money: signs, parentheses, symbols and codes."""
+    if not any(char.isdigit() for char in text):
+        return ()
     amounts: list[FoundAmount] = []
     for match in _AMOUNT.finditer(text):
         value = _to_float(match.group("num"), locale)
@@ -357,7 +364,7 @@ def find_amounts(text: str, locale: Locale = US) -> list[FoundAmount]:
         amounts.append(
             FoundAmount(-value if negative else value, currency, *match.span(), has_decimals)
         )
-    return amounts
+    return tuple(amounts)
 
 
 def _symbols_of(code: str | None) -> list[str]:

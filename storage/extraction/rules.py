@@ -10,20 +10,30 @@ best match the item properties. Nothing found → None.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-import jsonschema
+from jsonschema.validators import validator_for
 
 from storage.extraction.document import Cell, Document, KeyValue, Line, Table, is_label
-from storage.extraction.labels import Phrase, name_phrase, phrases_for, score, tokens
+from storage.extraction.labels import (
+    Phrase,
+    name_phrase,
+    names_other_concept,
+    phrases_for,
+    score,
+    tokens,
+)
 from storage.extraction.normalize import (
     CURRENCY_CODES,
     Locale,
     currency_in,
     find_amounts,
+    find_dates,
     parse_amount,
     parse_boolean,
     parse_date,
@@ -96,21 +106,53 @@ class Found:
 
 @dataclass
 class Hints:
-    """What the extraction prompt says about the document's conventions."""
+    """What the extraction prompt says: the document's conventions, and printed labels.
+
+    A sentence naming a field and quoting text ('amount_due is labelled "Montant TTC"',
+    'the account number appears as "Contrat n°"') adds the quoted text as a label of that
+    field.
+    """
 
     day_first: bool | None = None
     currency: str | None = None
+    labels: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_prompt(cls, prompt: str) -> Hints:
+    def from_prompt(cls, prompt: str, schema: dict[str, Any] | None = None) -> Hints:
         lowered = prompt.lower()
+        labels: dict[str, list[str]] = {}
+        names = _field_names(schema or {})
+        for sentence in re.split(r"(?<=[.;!?])\s+|\n", prompt):
+            quoted = re.findall(
+                r"[\"\u201c\u00ab]([^\"\u201d\u00bb]{1,60})[\"\u201d\u00bb]", sentence
+            )
+            if not quoted:
+                continue
+            words = tokens(sentence)
+            for name in names:
+                phrase = name_phrase(name)
+                if name in sentence or (
+                    phrase and any(words[i : i + len(phrase)] == phrase for i in range(len(words)))
+                ):
+                    labels.setdefault(name, []).extend(quoted)
         day_first: bool | None = None
         if re.search(r"day[- ]first|dd[/.-]mm|european (?:date|format)|d/m/y", lowered):
             day_first = True
         elif re.search(r"month[- ]first|mm[/.-]dd|us (?:date|format)|american|m/d/y", lowered):
             day_first = False
         codes = [code for code in re.findall(r"\b[A-Z]{3}\b", prompt) if code in CURRENCY_CODES]
-        return cls(day_first=day_first, currency=codes[0] if codes else None)
+        return cls(day_first=day_first, currency=codes[0] if codes else None, labels=labels)
+
+
+def _field_names(schema: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for name, prop in (schema.get("properties") or {}).items():
+        names.add(name)
+        if isinstance(prop, dict):
+            names |= _field_names(prop)
+            if isinstance(prop.get("items"), dict):
+                names |= _field_names(prop["items"])
+    return names
 
 
 # --- Schema reading -------------------------------------------------------------------------
@@ -292,6 +334,8 @@ class Filler:
         self.converter = Converter(locale, hints)
         self.provenance: Provenance = {}
         self.currencies: list[str] = []
+        self._tokens: list[list[tuple[str, int]]] | None = None
+        self._min_score = THRESHOLD
         # Table header cells start "below" candidates, and table body cells "column"
         # candidates, that are really table rows, not labelled values.
         # A header over a single row is the "labels above values" layout, not a table.
@@ -336,7 +380,9 @@ class Filler:
 
     # Scalars.
     def _phrases(self, name: str, prop: dict[str, Any], parents: tuple[str, ...]) -> list[Phrase]:
-        return phrases_for(name, str(prop.get("description") or ""), parents)
+        phrases = phrases_for(name, str(prop.get("description") or ""), parents)
+        extra = [Phrase(tokens(label), 1.0) for label in self.hints.labels.get(name, [])]
+        return phrases + [phrase for phrase in extra if phrase.words]
 
     def candidates(self, phrases: list[Phrase]) -> Iterator[tuple[float, KeyValue]]:
         scored = []
@@ -346,7 +392,7 @@ class Filler:
             if key_value.kind == "column" and key_value.label_start in self._body_starts:
                 continue
             value = score(key_value.label, phrases)
-            if value >= THRESHOLD:
+            if value >= self._min_score:
                 scored.append((value, key_value))
         scored.sort(key=lambda item: (-round(item[0], 3), _KIND_RANK[item[1].kind], item[1].order))
         yield from scored
@@ -383,28 +429,38 @@ class Filler:
     def _in_running_text(
         self, name: str, prop: dict[str, Any], phrases: list[Phrase]
     ) -> Found | None:
-        """A label inside a sentence ("Please pay $84.12 by …"): the value follows the label."""
-        strong = [phrase for phrase in phrases if phrase.weight >= 0.8]
+        """A label inside a sentence ("Please pay $84.12 by …"): the value follows the label
+        within a few words. Free text is only taken for identifiers ("your account 123-45")."""
+        strong = [phrase for phrase in phrases if phrase.weight >= 0.75]
+        own = {phrase.words for phrase in phrases}
+        identifier = _is_identifier_field(name, prop)
+        firsts = {phrase.words[0] for phrase in strong}
         best: tuple[float, Found] | None = None
-        for line in self.document.lines:
-            words = [
-                (tokens(match.group(0)), match.end())
-                for match in re.finditer(r"[^\W_]+|#", line.text)
-            ]
-            flat: list[tuple[str, int]] = [(token, end) for found, end in words for token in found]
+        for line, flat in zip(self.document.lines, self._line_tokens(), strict=True):
             sequence = tuple(token for token, _ in flat)
+            if not firsts.intersection(sequence):
+                continue
             for phrase in strong:
                 size = len(phrase.words)
                 for index in range(len(sequence) - size + 1):
                     if sequence[index : index + size] != phrase.words:
                         continue
+                    # "invoice" inside "Invoice date" names another concept: not a label here.
+                    if names_other_concept(sequence[index : index + size + 1], own) or (
+                        index and names_other_concept(sequence[index - 1 : index + size], own)
+                    ):
+                        continue
                     after = flat[index + size - 1][1]
-                    rest = line.text[after:]
-                    converted = self.converter.convert(name, prop, rest)
+                    rest = line.text[after : after + 60]
+                    converted: tuple[Any, int, int] | None
+                    if identifier:
+                        converted = _identifier(rest)
+                    elif schema_type(prop) == "string" and not _is_date_field(name, prop):
+                        continue  # free text after a word in a sentence is not a value
+                    else:
+                        converted = self.converter.convert(name, prop, rest)
                     if converted is None or not _leaf_ok(converted[0], prop):
                         continue
-                    if schema_type(prop) == "string" and not _is_date_field(name, prop):
-                        continue  # free text after a word in a sentence is not a value
                     value, start, end = converted
                     weight = phrase.weight * (0.95 if size > 1 else 0.8)
                     if best is None or weight > best[0]:
@@ -420,6 +476,19 @@ class Filler:
                         )
                     break
         return best[1] if best else None
+
+    def _line_tokens(self) -> list[list[tuple[str, int]]]:
+        """Each line's label tokens with the offset (in the line) where each word ends."""
+        if self._tokens is None:
+            self._tokens = [
+                [
+                    (token, match.end())
+                    for match in re.finditer(r"[^\W_]+|#", line.text)
+                    for token in tokens(match.group(0))
+                ]
+                for line in self.document.lines
+            ]
+        return self._tokens
 
     def _special(self, name: str, prop: dict[str, Any], phrases: list[Phrase]) -> Found | None:
         words = name_phrase(name)
@@ -464,6 +533,24 @@ class Filler:
             return self._locate(code, derived=True)
         if schema_type(prop) == "string" and (("vendor",) in words or ("company",) in words):
             return self._issuer()
+        # The document's own date (the invoice/statement/bill date group): a letter's date line.
+        if _is_date_field(name, prop) and ("invoice", "date") in words:
+            return self._dateline()
+        return None
+
+    def _dateline(self) -> Found | None:
+        """A letter's date: a line near the top that is nothing but a date."""
+        for line in self.document.lines[:8]:
+            found = parse_date(line.text, self.document.locale)
+            if found is not None and found[1] == 0 and found[2] >= len(line.text.rstrip(" .")):
+                return Found(
+                    found[0].isoformat(),
+                    line.page,
+                    line.text,
+                    line.start,
+                    line.start + found[2],
+                    derived=True,
+                )
         return None
 
     def _locate(self, value: str, *, derived: bool) -> Found:
@@ -547,7 +634,8 @@ class Filler:
         if not starts or not ends:
             return {}
         phrases = self._phrases(name, prop, parents)
-        for _, key_value in self.candidates(phrases):
+        labelled = [key_value for _, key_value in self.candidates(phrases)]
+        for key_value in labelled + self._sole_period():
             period = parse_date_range(key_value.value, self.document.locale)
             if period is None:
                 continue
@@ -598,6 +686,18 @@ class Filler:
                     result[days] = other
             return result
         return {}
+
+    def _sole_period(self) -> list[KeyValue]:
+        """The document's only date range, whatever labels it ("For service", a sentence)."""
+        found: dict[tuple[Any, Any], KeyValue] = {}
+        for line in self.document.lines:
+            period = parse_date_range(line.text, self.document.locale)
+            if period is not None:
+                found.setdefault(
+                    (period[0], period[1]),
+                    KeyValue("", line.text, line.page, line.text, line.start, line.end, "text"),
+                )
+        return list(found.values()) if len(found) == 1 else []
 
     def _address(
         self, name: str, prop: dict[str, Any], path: tuple[str, ...], parents: tuple[str, ...]
@@ -654,8 +754,13 @@ class Filler:
             rows = self._rows(name, items, path)
             if rows is not None:
                 return rows
-            # No table: one item read from the whole document, when it says enough.
-            item = self._object("", items, (*path, "0"), (*parents, name))
+            # No table: one item read from the whole document, when clearly labelled values
+            # say enough (a loose label match must not invent an item).
+            self._min_score = 0.8
+            try:
+                item = self._object("", items, (*path, "0"), (*parents, name))
+            finally:
+                self._min_score = THRESHOLD
             filled = sum(1 for value in _leaves(item) if value is not None)
             needed = min(2, len(items.get("properties") or {}))
             if filled >= max(needed, 1):
@@ -690,11 +795,14 @@ class Filler:
             return None
         items_out: list[Any] = []
         for table, mapping in best[1]:
+            running = 0.0
             for row in table.rows:
                 texts = [cell.text if cell else "" for cell in row]
-                first = next((text for text in texts if text), "")
-                if _TOTAL_ROW.match(first) and sum(1 for text in texts if text) <= 2:
+                if self._totals_row(texts, running, len(items_out)):
                     continue
+                amounts = [parse_amount(text, self.document.locale) for text in texts[1:]]
+                last = next((a.value for a in reversed(amounts) if a is not None), 0.0)
+                running += last
                 item: dict[str, Any] = {}
                 item_path = (*path, str(len(items_out)))
                 for key, child in properties.items():
@@ -704,6 +812,24 @@ class Filler:
                 if any(value is not None for value in item.values()):
                     items_out.append(item)
         return items_out
+
+    def _totals_row(self, texts: list[str], running: float, items: int) -> bool:
+        """A subtotal/tax/total line printed inside or under the table, not an item.
+
+        Named like a total ("Gesamtbetrag", "Amount due") with at most a value beside it, or
+        its last amount equal to the sum of the items above it.
+        """
+        filled = [text for text in texts if text]
+        if not filled:
+            return True
+        first = filled[0]
+        if len(filled) <= 2 and (_TOTAL_ROW.match(first) or score(first, _totals_phrases()) >= 0.7):
+            return True
+        if items >= 2 and len(filled) <= 2:
+            amount = parse_amount(filled[-1], self.document.locale)
+            if amount is not None and abs(amount.value - running) < 0.005:
+                return True
+        return False
 
     def _cell(
         self, key: str, prop: dict[str, Any], cell: Cell | None, path: tuple[str, ...]
@@ -766,6 +892,33 @@ class Filler:
 
 _SYMBOL_CODES = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 _CITY_LINE = re.compile(r"[A-Za-z .'-]+,?\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b|\b\d{5}\s+[A-Z][a-z]+")
+
+
+@lru_cache(maxsize=1)
+def _totals_phrases() -> list[Phrase]:
+    return [
+        phrase
+        for name in ("amount_due", "total_amount", "subtotal", "tax")
+        for phrase in phrases_for(name)
+        if phrase.weight >= 0.9
+    ]
+
+
+def _is_identifier_field(name: str, prop: dict[str, Any]) -> bool:
+    words = name_phrase(name)
+    return schema_type(prop) == "string" and bool(words) and words[-1] in {"number", "id"}
+
+
+def _identifier(text: str) -> tuple[str, int, int] | None:
+    """The account/invoice number right after a label in a sentence: the first token with a
+    digit in the next two words ("your account 58291-44720.", "invoice no. A-1042")."""
+    dates = [(found.start, found.end) for found in find_dates(text)]
+    for match in list(re.finditer(r"[A-Za-z0-9][\w./#-]*", text))[:3]:
+        token = match.group(0).rstrip(".,;:")
+        inside_date = any(start <= match.start() < end for start, end in dates)
+        if re.search(r"\d", token) and len(token) >= 3 and not inside_date:
+            return token, match.start(), match.start() + len(token)
+    return None
 
 
 def _value_x(line: Line, offset: int) -> float:
@@ -848,13 +1001,20 @@ def _map_columns(
     return mapping, total
 
 
+_PLAIN_KEYWORDS = frozenset({"type", "format", "description", "title", "examples", "default"})
+_validators: dict[str, Any] = {}
+
+
 def _leaf_ok(value: Any, prop: dict[str, Any]) -> bool:
     """The value satisfies its own subschema (pattern, range, length…)."""
+    if set(prop) <= _PLAIN_KEYWORDS:
+        return True  # the converter already produced the declared type
     leaf = {key: item for key, item in prop.items() if key not in {"description", "title"}}
-    try:
-        jsonschema.validate(value, leaf)
-    except jsonschema.ValidationError:
-        return False
-    except jsonschema.SchemaError:
-        return True
-    return True
+    key = json.dumps(leaf, sort_keys=True, default=str)
+    validator = _validators.get(key)
+    if validator is None:
+        # Compiled once per distinct leaf schema: validating a table of rows stays cheap.
+        validator = validator_for(leaf)(leaf)
+        if len(_validators) < 1024:
+            _validators[key] = validator
+    return bool(validator.is_valid(value))

@@ -224,3 +224,16 @@ def png_of_lines(lines: list[tuple[str, str]]) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def scanned_pdf(png: bytes) -> bytes:
+    """A PDF page that is only a picture (no text layer), like a scanner produces."""
+    from reportlab.lib.utils import ImageReader
+
+    image = ImageReader(io.BytesIO(png))
+    width, height = image.getSize()
+
+    def page(c: canvas.Canvas) -> None:
+        c.drawImage(image, 36, 400, width=540, height=540 * height / width)
+
+    return pdf(page)

@@ -372,6 +372,15 @@ def test_image_is_read_with_ocr():
     assert result.provenance["total_amount"]["page"] == 1
 
 
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
+def test_scanned_pdf_without_text_layer_is_read_with_ocr():
+    png = documents.png_of_lines([("Invoice Number", "SC-1188"), ("Amount Due", "$77.40")])
+    result = run(documents.scanned_pdf(png), "scan.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert result.file_type == "pdf"
+    assert result.data["invoice_number"] == "SC-1188"
+    assert result.data["total_amount"] == 77.4
+
+
 def test_image_without_tesseract_is_a_clear_error(monkeypatch):
     from storage.extraction import readers
 
@@ -458,7 +467,7 @@ def test_generic_extraction_without_schema():
     [
         (b"", "empty.pdf", "application/pdf", "empty"),
         (b"this is not a pdf", "bill.pdf", "application/pdf", "not a PDF"),
-        (b"%PDF-1.7\n garbage garbage", "broken.pdf", "application/pdf", "could not be parsed"),
+        (b"%PDF-1.7\n garbage garbage", "broken.pdf", "application/pdf", "PDF could not be read"),
         (b"\x00\x01\x02binary", "clip.mp4", "video/mp4", "Unsupported file type"),
         (b"PK\x03\x04not really a zip", "book.xlsx", None, "Unsupported"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "old.xls", None, "legacy Office"),
@@ -488,3 +497,194 @@ def test_invalid_schema_is_rejected():
             content_type="text/plain",
             schema={"type": "object", "properties": {"x": {"type": "nonsense"}}},
         )
+
+
+def test_password_protected_pdf_is_a_clear_error():
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf_canvas = canvas.Canvas(
+        buffer, encrypt=pdfencrypt.StandardEncryption("secret-pw", canPrint=0)
+    )
+    pdf_canvas.drawString(72, 720, "Amount due: $1.00")
+    pdf_canvas.showPage()
+    pdf_canvas.save()
+    with pytest.raises(ExtractionError, match="encrypted with a password"):
+        extract(data=buffer.getvalue(), file_name="locked.pdf", content_type="application/pdf")
+
+
+def test_fields_the_document_does_not_have_stay_none():
+    schema = {
+        "type": "object",
+        "properties": {
+            "passport_number": {"type": "string"},
+            "date_of_birth": DATE,
+            "flight": {
+                "type": "object",
+                "properties": {"departure_date": DATE, "seat": {"type": "string"}},
+            },
+            "baggage_fees": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"airline": {"type": "string"}, "kg": {"type": "number"}},
+                },
+            },
+        },
+    }
+    for data in (documents.utility_bill(), documents.invoice_with_table()):
+        result = run(data, "doc.pdf", "application/pdf", schema)
+        assert result.data == {
+            "passport_number": None,
+            "date_of_birth": None,
+            "flight": {"departure_date": None, "seat": None},
+            "baggage_fees": None,
+        }
+        assert result.provenance == {}
+
+
+def test_prompt_can_name_the_labels_a_document_uses():
+    text = "Électricité Provence\nContrat n°: FR-7781\nMontant net: 99,00 €\n".encode()
+    schema = {
+        "type": "object",
+        "properties": {"account_number": {"type": "string"}, "amount_due": {"type": "number"}},
+    }
+    assert run(text, "f.txt", "text/plain", schema).data == {
+        "account_number": None,
+        "amount_due": None,
+    }
+    prompt = (
+        'The account number is printed as "Contrat n°". '
+        'amount_due is the value labelled "Montant net".'
+    )
+    result = run(text, "f.txt", "text/plain", schema, prompt=prompt)
+    assert result.data == {"account_number": "FR-7781", "amount_due": 99.0}
+
+
+def test_array_of_objects_without_a_table_is_one_item_from_clear_labels():
+    text = (
+        b"EnergyLink\n"
+        b"Account number: 58291-44720\n"
+        b"Service type: Fuel\n"
+        b"Service address: 4421 OAK VIEW LN UNIT 3A, CAMBRIDGE, MA 02140\n"
+        b"Total usage: 5,348 Therms\n"
+        b"Total charges: $8,214.67\n"
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "service_locations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "service_type": {"type": "string"},
+                        "service_address": {
+                            "type": "object",
+                            "properties": {
+                                "street": {"type": "string"},
+                                "city": {"type": "string"},
+                                "state": {"type": "string"},
+                                "postal_code": {"type": "string"},
+                            },
+                        },
+                        "total_usage": {"type": "number"},
+                        "total_usage_unit": {"type": "string"},
+                        "total_charges": {"type": "number"},
+                    },
+                },
+            }
+        },
+    }
+    result = run(text, "bill.txt", "text/plain", schema)
+    assert result.data["service_locations"] == [
+        {
+            "service_type": "Fuel",
+            "service_address": {
+                "street": "4421 OAK VIEW LN UNIT 3A",
+                "city": "CAMBRIDGE",
+                "state": "MA",
+                "postal_code": "02140",
+            },
+            "total_usage": 5348,
+            "total_usage_unit": "Therms",
+            "total_charges": 8214.67,
+        }
+    ]
+    assert result.provenance["service_locations/0/total_charges"]["text"] == (
+        "Total charges: $8,214.67"
+    )
+    # A document without such labels gets no invented item.
+    other = run(documents.statement_labels_above(), "s.pdf", "application/pdf", schema)
+    assert other.data["service_locations"] is None
+
+
+def test_letter_with_facts_in_sentences():
+    text = (
+        b"Cedar Valley Utilities\n"
+        b"March 2, 2026\n"
+        b"\n"
+        b"Dear customer,\n"
+        b"this is a reminder about your account 44120-7781.\n"
+        b"Your balance of $312.45 is due on March 20, 2026.\n"
+        b"It covers the service period from Jan 28, 2026 - Feb 26, 2026.\n"
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "vendor_name": {"type": "string"},
+            "statement_date": DATE,
+            "account_number": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "amount_due": {"type": "number"},
+            "due_date": DATE,
+            "billing_period": {
+                "type": "object",
+                "properties": {"start_date": DATE, "end_date": DATE},
+            },
+        },
+    }
+    result = run(text, "letter.txt", "text/plain", schema)
+    assert result.data == {
+        "vendor_name": "Cedar Valley Utilities",
+        "statement_date": "2026-03-02",
+        "account_number": "44120-7781",
+        "invoice_number": None,
+        "amount_due": 312.45,
+        "due_date": "2026-03-20",
+        "billing_period": {"start_date": "2026-01-28", "end_date": "2026-02-26"},
+    }
+    assert result.provenance["amount_due"]["text"].startswith("Your balance of $312.45")
+
+
+def test_wrapped_descriptions_stay_in_their_row():
+    def page(c):
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(72, 730, "Atlas Office Supply")
+        c.setFont("Helvetica", 10)
+        c.drawString(72, 690, "Description")
+        c.drawRightString(540, 690, "Amount")
+        y = 690
+        for lines, amount in [
+            (["Ergonomic chair, mesh back,", "adjustable arms (black)"], "$249.00"),
+            (["Desk lamp"], "$35.50"),
+            (["Monitor arm, dual", "gas spring"], "$89.99"),
+        ]:
+            y -= 16
+            c.drawString(72, y, lines[0])
+            c.drawRightString(540, y, amount)
+            for more in lines[1:]:
+                y -= 14
+                c.drawString(72, y, more)
+        c.drawString(360, y - 30, "Total:")
+        c.drawRightString(540, y - 30, "$374.49")
+
+    result = run(documents.pdf(page), "inv.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert [(item["description"], item["amount"]) for item in result.data["line_items"]] == [
+        ("Ergonomic chair, mesh back, adjustable arms (black)", 249.0),
+        ("Desk lamp", 35.5),
+        ("Monitor arm, dual gas spring", 89.99),
+    ]
+    assert result.data["total_amount"] == 374.49
+    assert result.provenance["line_items/0/description"]["text"].startswith("Ergonomic chair")
