@@ -274,3 +274,34 @@ def test_a_file_whose_dedup_fields_cannot_be_read_is_kept(org, api, credential):
         )
         assert item is not None
         assert item.dedup_key is None
+
+
+def test_dedup_recognises_one_bill_across_two_portal_layouts(org, api, credential, settings):
+    """The sandbox's Brightwater and Cascade layouts of the same bill share nothing in their
+    bytes; the fields the deduplication schema names make them one document."""
+    from datetime import date
+
+    from tasks.sandbox.accounts import sandbox_primary_login
+    from tasks.sandbox.documents import brightwater_bill_pdf, cascade_statement_pdf
+    from tasks.sandbox.records import utility_bills
+
+    settings.SANDBOX_TODAY = date(2026, 11, 20)
+    login = sandbox_primary_login("brightwater")
+    latest, previous = utility_bills("brightwater", login, login.accounts[0])[:2]
+    task = dedup_task(org, "")
+    run = start(api, task, credential, {})
+
+    def capture(name, data):
+        return storage_capture(
+            run_id=run["id"], file_name=name, content_type="application/pdf", data=data
+        )
+
+    first = capture("latest.pdf", brightwater_bill_pdf(login, latest))
+    assert first is not None
+    assert first.extraction["account_number"] == login.accounts[0].number
+    assert capture("latest-redesign.pdf", cascade_statement_pdf(login, latest)) is None
+    assert capture("previous.pdf", cascade_statement_pdf(login, previous)) is not None
+    assert sorted(StorageItem.objects.values_list("file_name", flat=True)) == [
+        "latest.pdf",
+        "previous.pdf",
+    ]
