@@ -119,8 +119,13 @@ def file_inputs_parse(
             item = _reused(organization, field, value["storage_id"])
             file_name = str(value.get("file_name") or item.file_name)
             content_type = content_type_for(file_name, value.get("content_type") or item.file_type)
-            with item.file.open("rb") as handle:
-                data = handle.read()
+            try:
+                with item.file.open("rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise FileInvalid(
+                    f"{field}.storage_id names a file that is no longer stored.", field=field
+                ) from exc
         else:
             given_name = value.get("file_name")
             if not isinstance(given_name, str) or not given_name.strip():

@@ -138,6 +138,9 @@ def test_file_names_are_made_safe_for_storage(org, api, credential):
     assert item.file.name == f"storage/{org.id}/{run['id']}/{item.id}/pass_wd"
     assert item.file_name == "../../etc/pass wd"  # shown as it was on the source
     assert item.file_type == "application/octet-stream"
+    odd = storage_capture(run_id=run["id"], file_name="..", content_type="text/plain", data=b"x")
+    assert odd is not None
+    assert odd.file.name.endswith(f"/{odd.id}/file")
 
 
 def test_another_organization_gets_404_everywhere(org, api, stranger_api, credential):
@@ -215,3 +218,18 @@ def test_purge_storage_command(org, api, credential, django_capture_on_commit_ca
     out = io.StringIO()
     call_command("purge_storage", stdout=out)
     assert out.getvalue().strip() == "0 file(s) past retention (90 days) deleted."
+
+
+def test_a_lowered_retention_applies_to_files_stored_before(
+    org, api, credential, settings, django_capture_on_commit_callbacks
+):
+    task = attachment_task(org)
+    run = start(api, task, credential, {"resume": attachment(PDF_LIKE)})
+    StorageItem.objects.filter(pk=run["storage"][0]["id"]).update(
+        created_at=timezone.now() - timedelta(days=40)
+    )
+    assert purge_expired_storage() == 0
+    settings.DECK_STORAGE_RETENTION_DAYS = 30
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_expired_storage() == 1
+    assert not StorageItem.objects.exists()

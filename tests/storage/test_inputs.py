@@ -4,6 +4,7 @@ referenced (never carried) by the run input."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -192,3 +193,34 @@ def test_deduplication_without_schema_is_422(org, api, credential):
     assert error["message"] == (
         "deduplication_schema must be defined before running a task with deduplication enabled."
     )
+
+
+def test_schema_errors_on_a_file_never_quote_its_data(org, api, credential):
+    task = make_task(
+        org,
+        input_schema={
+            "type": "object",
+            "properties": {
+                "resume": {
+                    **file_field("attachment"),
+                    "maxProperties": 3,  # the message would quote the whole object
+                }
+            },
+        },
+    )
+    body = start(api, task, credential, {"resume": attachment(RESUME)}, status=400)
+    assert body["errors"][0]["field"] == "input.resume"
+    assert "maxProperties" in body["errors"][0]["message"]
+    assert b64(RESUME)[:50] not in json.dumps(body)
+
+
+def test_a_body_over_the_upload_limit_is_413_in_the_envelope(org, api, credential, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    task = attachment_task(org)
+    body = {"credential_id": credential.id, "input": {"resume": attachment(b"a" * 5000)}}
+    for headers in ({}, {"Idempotency-Key": "big-1"}):
+        response = api.post(f"/v2/tasks/{task.id}/run", body, **headers)
+        assert response.status_code == 413
+        [error] = response.json()["errors"]
+        assert (error["type"], error["code"]) == ("request", "request_too_large")
+    assert not TaskRun.objects.exists()

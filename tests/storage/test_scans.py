@@ -15,7 +15,8 @@ from storage import scanning
 from storage.errors import ScanUnavailable
 from storage.models import StorageItem
 from storage.scanning import ClamdScanner, SignatureScanner, rules_load
-from storage.services import scans_overdue, storage_scan
+from storage.selectors import scans_overdue
+from storage.services import storage_scan
 from tasks.execution import run_execute, runs_sweep
 from tasks.models import Session, TaskRun
 from tasks.runs import run_dispatch
