@@ -95,3 +95,14 @@ document.addEventListener("htmx:afterSwap", function (event) {
     invalid.scrollIntoView({ block: "center" });
   }
 });
+
+// The screenshot lightbox works with CSS alone (:target); with scripts, Escape closes it too.
+document.addEventListener("keydown", function (event) {
+  "use strict";
+  if (event.key !== "Escape") return;
+  var open = document.querySelector(".lightbox:target");
+  if (open) {
+    var close = open.querySelector('a[href="#gallery"]');
+    if (close) close.click();
+  }
+});

@@ -123,3 +123,14 @@ def test_dashboard_range_switch_is_a_partial_with_htmx(member: Client, world: Wo
     assert len(member.get(reverse("console:home") + "?range=30d").context["volume"].bars) == 30
     # An unknown range falls back to the default instead of failing.
     assert member.get(reverse("console:home") + "?range=1y").context["range"] == "7d"
+
+
+def test_dashboard_queries_do_not_grow_with_runs(
+    member: Client, world: World, django_assert_max_num_queries
+) -> None:
+    _runs(world, ["completed", "failed"], hours_ago=2)
+    with django_assert_max_num_queries(30) as few:
+        member.get(reverse("console:home"))
+    _runs(world, ["completed", "failed", "canceled", "interaction_required"] * 10, hours_ago=30)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        member.get(reverse("console:home"))
