@@ -161,6 +161,10 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
     shot(page, "sandbox-run-lightbox")
     lightbox.get_by_role("link", name="Close").click()
     expect(page.locator(".lightbox:target")).to_have_count(0)
+    tab.locator(".gallery a").nth(1).click()
+    expect(page.locator(".lightbox:target")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator(".lightbox:target")).to_have_count(0)
 
     tab.get_by_role("link", name="Steps").click()
     expect(tab.locator(".trace-step").first).to_be_visible()
