@@ -36,21 +36,19 @@ MAX_OUTPUT_ATTEMPTS = 3  # finish calls refused for not matching output_schema
 MAX_IDLE_TURNS = 3  # turns in a row without a tool call
 MAX_FAILED_ACTIONS = 8  # tool calls in a row that could not act on the page
 
+# Described once, briefly: it is repeated in every tool that takes a target (the guidance
+# explains targets at length).
 _TARGET = {
     "type": "object",
-    "description": (
-        "An element, described the way a person would. Give ONE way, best first: "
-        '{"role": "button", "name": "Sign in"}, {"label": "Email"}, {"text": "Billing history"}, '
-        '{"href": "/bills/2025-01.pdf"}, or as a last resort {"css": "form#pay button"}. '
-        '"nth" (0-based) picks among several matches.'
-    ),
+    "description": 'One of {"role","name"} | {"label"} | {"text"} | {"href"} | {"css"}; '
+    '"nth" picks among matches.',
     "properties": {
-        "role": {"type": "string", "description": "ARIA role: button, link, textbox …"},
-        "name": {"type": "string", "description": "Accessible name, with role."},
-        "label": {"type": "string", "description": "A form control's label or placeholder."},
-        "text": {"type": "string", "description": "Visible text."},
-        "href": {"type": "string", "description": "A link's address."},
-        "css": {"type": "string", "description": "CSS selector (last resort)."},
+        "role": {"type": "string"},
+        "name": {"type": "string"},
+        "label": {"type": "string"},
+        "text": {"type": "string"},
+        "href": {"type": "string"},
+        "css": {"type": "string"},
         "nth": {"type": "integer", "minimum": 0},
     },
     "additionalProperties": False,
@@ -212,9 +210,11 @@ How to work:
 - Each turn you get a snapshot of the current page (URL, headings, alerts, form inputs with \
 their labels, buttons, links, tables, label/value pairs, text). Act on what it shows; never \
 invent elements.
-- Describe targets the way a person would: {"label": "Email"} for a form field, \
-{"role": "button", "name": "Sign in"} for a button, {"text": "Bills"} or \
-{"role": "link", "name": "Bills"} for a link.
+- Describe targets the way a person would, best first: {"label": "Email"} for a form field, \
+{"role": "button", "name": "Sign in"} for a button (role is the ARIA role: button, link, \
+textbox, checkbox …), {"text": "Bills"} or {"role": "link", "name": "Bills"} for a link, \
+{"href": "/bills/2025-01.pdf"} for a link by its address, {"css": "form#pay button"} only as \
+a last resort; add "nth" (0-based) to pick among several matches.
 - You never see secrets. Type them with placeholders the harness fills in: \
 {{credential.username}}, {{credential.password}}, {{credential.totp}} (the current one-time \
 code), {{credential.<field>}}, {{input.<name>}} and, after ask_user, {{answer.<field>}}.
