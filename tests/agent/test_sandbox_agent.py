@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-import pyotp
 import pytest
 from django.core.files.storage import default_storage
 from jsonschema import Draft202012Validator
@@ -18,14 +18,13 @@ from storage.models import StorageItem
 from tasks import services
 from tasks.execution import run_execute
 from tasks.models import RunStep, TaskRun
-from tasks.runs import run_answer, run_create
+from tasks.runs import run_create
 from tasks.sandbox.accounts import (
     SandboxLogin,
-    sandbox_multi_account_login,
     sandbox_primary_login,
-    sandbox_wrong_login,
 )
 from tasks.sandbox.catalog import catalog_template, catalog_templates
+from tasks.sandbox.models import Payment
 from tasks.sandbox.records import hotel_reservations, payroll_payslips, utility_bills
 from tests.api.test_resources import database_dump
 
@@ -145,3 +144,73 @@ def test_fetch_latest_bill(portal, slug):
     assert shots.count() >= 5
     with default_storage.open(shots.first().screenshot) as png:
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_list_upcoming_reservations(portal):
+    site = portal("harbor")
+    output = completed(site.run(site.task("list_upcoming_reservations")))
+    upcoming = [r for r in hotel_reservations(site.login) if r.check_in >= TODAY]
+    assert upcoming
+    assert output == {
+        "reservations": [
+            {
+                "confirmation_number": r.confirmation_number,
+                "hotel_name": r.hotel_name,
+                "check_in": r.check_in.isoformat(),
+                "check_out": r.check_out.isoformat(),
+                "guests": r.guests,
+                "total_cost": float(r.total_cost),
+            }
+            for r in upcoming
+        ]
+    }
+
+
+def test_download_payslips(portal):
+    site = portal("paystream")
+    run = site.run(site.task("download_payslips"))
+    output = completed(run)
+    assert output["payslips"], trace(run)
+    assert output == {
+        "payslips": [
+            {
+                "pay_date": p.pay_date.isoformat(),
+                "period": {
+                    "start_date": p.period_start.isoformat(),
+                    "end_date": p.period_end.isoformat(),
+                },
+                "gross_pay": float(p.gross_pay),
+                "net_pay": float(p.net_pay),
+            }
+            for p in payroll_payslips(site.login)
+        ]
+    }
+    captured = StorageItem.objects.filter(task_run_id=run.id)
+    assert captured.filter(file_type="application/pdf").count() == len(output["payslips"])
+
+
+CARD = {
+    "card_number": "4111 1111 1111 1111",
+    "card_expiry": "09/29",
+    "card_cvv": "737",
+    "cardholder_name": "Dana Q Whitfield",
+}
+
+
+@pytest.mark.parametrize("slug", ["brightwater", "cascade"])
+def test_pay_bill_returns_the_confirmation_the_portal_stored(portal, slug):
+    site = portal(slug)
+    run = site.run(site.task("pay_bill"), {"amount": 42.5, **CARD})
+    output = completed(run)
+    payment = Payment.objects.get(portal=slug)
+    assert output == {
+        "confirmation_number": payment.confirmation_number,
+        "amount_paid": 42.5,
+        "payment_date": TODAY.isoformat(),
+    }
+    assert (payment.amount, payment.method, payment.last4) == (Decimal("42.50"), "card", "1111")
+    assert payment.account_number == site.login.accounts[0].number
+    # Tokenized card data never reached the database, the trace or the screenshots' records.
+    dump = database_dump()
+    for secret in ("4111 1111 1111 1111", "4111111111111111", "Dana Q Whitfield"):
+        assert secret not in dump, trace(run)
