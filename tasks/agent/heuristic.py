@@ -766,7 +766,9 @@ class _Exploration:
                 continue
             if parsed.fragment and _strip(href) == _strip(snap["url"]):
                 continue
-            score = self._goal_score(name)
+            score = self._goal_score(name) + self._named_by_input(
+                f"{name} {link.get('context') or ''}"
+            )
             if score > 0:
                 candidates.append((score, _nth(snap["links"], link), f"link:{_strip(href)}"))
         for button in snap["buttons"]:
@@ -796,6 +798,16 @@ class _Exploration:
             )
             return True
         return False
+
+    def _named_by_input(self, text: str) -> float:
+        """The control (or its row/card) names something the input names, like the
+        reservation to cancel: a strong hint."""
+        values = [
+            str(v)
+            for v in self.context.input.values()
+            if isinstance(v, str | int) and len(str(v)) >= 4 and IDENTIFIER.search(str(v))
+        ]
+        return 2.0 if any(value in text for value in values) else 0.0
 
     def _goal_score(self, text: str) -> float:
         seen = concepts(text)
@@ -895,6 +907,13 @@ class _Exploration:
             self.progress.form_submitted += 1
             self._submit(snap, form, reasoning="Submit the form with the task's input.")
             return None
+        action = self._action_button(snap)
+        if action is not None and not self.progress.form_submitted:
+            self.progress.form_submitted += 1
+            self.h.click(
+                _nth(snap["buttons"], action), reasoning=f"'{action['name']}' does the task."
+            )
+            return None
         if self.progress.form_submitted and self.progress.confirmed < 2:
             confirm = next(
                 (
@@ -956,6 +975,29 @@ class _Exploration:
             ):
                 scope.add(name)
         return scope
+
+    def _action_button(self, snap: dict[str, Any]) -> dict[str, Any] | None:
+        """A form's button that does what the goal says ("Confirm cancellation") on a page
+        with nothing to fill in."""
+        if any(
+            i["type"] not in ("hidden", "checkbox", "radio") and i.get("form") is not None
+            for i in snap["inputs"]
+        ):
+            return None
+        verbs = self.goal.concepts & concepts(" ".join(sorted(WRITE_VERBS)))
+        best, best_score = None, 0.0
+        for button in snap["buttons"]:
+            if button.get("form") is None or not button["name"]:
+                continue
+            named = concepts(button["name"])
+            if NEGATIVE_BUTTONS.search(button["name"]) and not named & verbs:
+                continue
+            score = len(named & self.goal.concepts) + (
+                0.5 if CONFIRM_WORDS.search(button["name"]) else 0
+            )
+            if named & verbs and score > best_score:
+                best, best_score = button, score
+        return best
 
     def _matched_fields(self, snap: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
         """Visible inputs of one form matched to input properties, best matches first, each

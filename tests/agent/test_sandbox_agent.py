@@ -24,7 +24,7 @@ from tasks.sandbox.accounts import (
     sandbox_primary_login,
 )
 from tasks.sandbox.catalog import catalog_template, catalog_templates
-from tasks.sandbox.models import Payment
+from tasks.sandbox.models import Cancellation, Payment
 from tasks.sandbox.records import hotel_reservations, payroll_payslips, utility_bills
 from tests.api.test_resources import database_dump
 
@@ -214,3 +214,17 @@ def test_pay_bill_returns_the_confirmation_the_portal_stored(portal, slug):
     dump = database_dump()
     for secret in ("4111 1111 1111 1111", "4111111111111111", "Dana Q Whitfield"):
         assert secret not in dump, trace(run)
+
+
+def test_cancel_reservation_returns_the_cancellation_the_portal_stored(portal):
+    site = portal("harbor")
+    stay = next(r for r in hotel_reservations(site.login) if r.check_in >= TODAY)
+    run = site.run(
+        site.task("cancel_reservation"), {"confirmation_number": stay.confirmation_number}
+    )
+    output = completed(run)
+    cancellation = Cancellation.objects.get(portal="harbor", username=site.login.username)
+    assert cancellation.reservation_number == stay.confirmation_number
+    assert output["cancellation_number"] == cancellation.cancellation_number
+    assert output.get("confirmation_number") == stay.confirmation_number
+    assert output.get("status") == "Cancelled"
