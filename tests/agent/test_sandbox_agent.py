@@ -5,10 +5,12 @@ worker), outputs checked against the sandbox's own records."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pyotp
 import pytest
 from django.core.files.storage import default_storage
 from jsonschema import Draft202012Validator
@@ -18,10 +20,12 @@ from storage.models import StorageItem
 from tasks import services
 from tasks.execution import run_execute
 from tasks.models import RunStep, TaskRun
-from tasks.runs import run_create
+from tasks.runs import run_answer, run_create
 from tasks.sandbox.accounts import (
     SandboxLogin,
+    sandbox_multi_account_login,
     sandbox_primary_login,
+    sandbox_wrong_login,
 )
 from tasks.sandbox.catalog import catalog_template, catalog_templates
 from tasks.sandbox.models import Cancellation, Payment
@@ -228,3 +232,89 @@ def test_cancel_reservation_returns_the_cancellation_the_portal_stored(portal):
     assert output["cancellation_number"] == cancellation.cancellation_number
     assert output.get("confirmation_number") == stay.confirmation_number
     assert output.get("status") == "Cancelled"
+
+
+def without(login: SandboxLogin, **fields: str) -> SandboxLogin:
+    return replace(login, **fields)
+
+
+def test_mfa_by_interaction_resumes_on_the_same_page_without_signing_in_again(portal, org):
+    primary = sandbox_primary_login("brightwater")
+    site = portal("brightwater", without(primary, totp_secret=""))
+    run = site.run(site.task("fetch_latest_bill"))
+    assert run.status == TaskRun.Status.INTERACTION_REQUIRED, trace(run)
+    assert run.interaction["type"] == "mfa"
+    assert [f["name"] for f in run.interaction["fields"]] == ["code"]
+    paused_at = RunStep.objects.filter(run=run).count()
+
+    code = pyotp.TOTP(primary.totp_secret).now()
+    run_answer(organization=org, run_id=run.id, answer={"code": code})
+    run_execute(run.id)
+    run.refresh_from_db()
+    assert completed(run) == expected_bill("brightwater", primary)
+    resumed = list(RunStep.objects.filter(run=run, sequence__gt=paused_at).order_by("sequence"))
+    # Straight on with the code on the page that asked for it: no new visit, no password.
+    assert resumed[0].tool == "ask_user"
+    assert resumed[1].tool == "type"
+    assert resumed[1].detail["value"] == "[secret]"
+    assert "verify" in resumed[1].detail["url"]
+    assert not any(s.tool == "goto" for s in resumed[:3])
+    assert not [s for s in resumed if s.detail.get("target") == {"label": "Password"}]
+    assert code not in database_dump()
+
+
+def test_security_question_by_interaction(portal, org):
+    primary = sandbox_primary_login("cascade")
+    site = portal("cascade", without(primary, security_answer=""))
+    run = site.run(site.task("fetch_latest_bill"))
+    assert run.status == TaskRun.Status.INTERACTION_REQUIRED, trace(run)
+    assert run.interaction["type"] == "security_question"
+    assert primary.security_question in run.interaction["message"]
+
+    run_answer(organization=org, run_id=run.id, answer={"answer": primary.security_answer})
+    run_execute(run.id)
+    run.refresh_from_db()
+    assert completed(run)["account_number"] == primary.accounts[0].number
+
+
+def test_a_wrong_password_fails_as_auth_invalid(portal):
+    site = portal("brightwater", sandbox_wrong_login("brightwater"))
+    run = site.run(site.task("fetch_latest_bill"))
+    assert run.status == TaskRun.Status.FAILED, trace(run)
+    assert (run.errors[-1]["type"], run.errors[-1]["code"]) == ("source", "auth_invalid")
+    # The site's own words say why.
+    assert "password you entered is incorrect" in run.errors[-1]["message"]
+
+
+def test_a_second_run_in_the_session_continues_logged_in(portal, org):
+    site = portal("harbor")
+    first = site.run(site.task("list_upcoming_reservations"))
+    completed(first)
+    task = site.task("list_upcoming_reservations")
+    created = run_create(organization=org, task_id=task.id, input={}, session_id=first.session_id)
+    run_execute(created.id)
+    second = TaskRun.objects.get(pk=created.id)
+    assert completed(second) == first.output
+    tools = list(RunStep.objects.filter(run=second).values_list("tool", "detail"))
+    assert not [d for t, d in tools if t == "type"], trace(second)
+
+
+@pytest.mark.parametrize("slug", ["cascade", "brightwater"])
+def test_a_multi_account_login_uses_the_account_the_input_names(portal, slug):
+    login = sandbox_multi_account_login(slug)
+    site = portal(slug, login)
+    run = site.run(site.task("fetch_latest_bill"), {"account_number": login.accounts[1].number})
+    assert completed(run) == expected_bill(slug, login, 1)
+
+
+def test_the_account_chooser_asks_when_nothing_says_which(portal, org):
+    login = sandbox_multi_account_login("cascade")
+    site = portal("cascade", login)
+    run = site.run(site.task("fetch_latest_bill"))
+    assert run.status == TaskRun.Status.INTERACTION_REQUIRED, trace(run)
+    assert run.interaction["type"] == "account_selection"
+    assert login.accounts[2].number in run.interaction["message"]
+    run_answer(organization=org, run_id=run.id, answer={"account": login.accounts[2].number})
+    run_execute(run.id)
+    run.refresh_from_db()
+    assert completed(run) == expected_bill("cascade", login, 2)
