@@ -90,6 +90,7 @@ def trace(run: TaskRun) -> str:
 
 def completed(run: TaskRun) -> dict[str, Any]:
     assert run.status == TaskRun.Status.COMPLETED, f"{run.errors}\n{trace(run)}"
+    assert isinstance(run.output, dict)
     assert not list(Draft202012Validator(run.task.output_schema).iter_errors(run.output))
     return run.output
 
@@ -234,7 +235,7 @@ def test_cancel_reservation_returns_the_cancellation_the_portal_stored(portal):
     assert output.get("status") == "Cancelled"
 
 
-def without(login: SandboxLogin, **fields: str) -> SandboxLogin:
+def without(login: SandboxLogin, **fields: Any) -> SandboxLogin:
     return replace(login, **fields)
 
 
