@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
@@ -382,6 +383,11 @@ class _Conversation:
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        # One connection for the whole conversation: no new TLS handshake every turn.
+        with httpx.Client(follow_redirects=False) as self.http:
+            return self._converse()
+
+    def _converse(self) -> dict[str, Any]:
         if self.harness.url in ("", "about:blank"):
             self.harness.goto("{{source.url}}", reasoning="Open the site.")
         self.messages = [
@@ -443,7 +449,7 @@ class _Conversation:
             {key: value for key, value in message.items() if not key.startswith("deck_")}
             for message in self.messages
         ]
-        reply = chat(self.llm, self._masked(outgoing), self.tools)
+        reply = chat(self.llm, self._masked(outgoing), self.tools, client=self.http)
         self.sent = len(self.messages)
         return reply
 
