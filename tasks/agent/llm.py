@@ -379,6 +379,7 @@ class _Conversation:
         self.typed_password = False
         self.refused_outputs = 0
         self.failed_actions = 0
+        self.tokens = 0  # as the endpoint reports them (usage.total_tokens)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -395,10 +396,17 @@ class _Conversation:
             {"role": "user", "content": task_message(self.harness)},
         ]
         idle = 0
-        for _turn in range(self.max_turns):
+        for turn in range(1, self.max_turns + 1):
             self.context.checkpoint()
             self._show_page()
             reply = self._ask_model()
+            self.tokens += int(reply.usage.get("total_tokens") or 0)
+            logger.debug(
+                "Run %s: model turn %d asks for %s",
+                self.context.run_id,
+                turn,
+                ", ".join(call.name for call in reply.tool_calls) or "nothing",
+            )
             self.messages.append(reply.message)
             if not reply.tool_calls:
                 idle += 1
@@ -419,6 +427,12 @@ class _Conversation:
             idle = 0
             self._perform(reply)
             if self.output is not None:
+                logger.info(
+                    "Run %s: the model finished in %d turns (%d tokens)",
+                    self.context.run_id,
+                    turn,
+                    self.tokens,
+                )
                 return self.output
         raise AgentFailure(
             f"The model used its {self.max_turns} turns (DECK_LLM_MAX_STEPS) without finishing.",
