@@ -19,7 +19,7 @@ from deck.models import Organization
 from storage.models import StorageItem
 from tasks import services
 from tasks.execution import run_execute
-from tasks.models import RunStep, TaskRun
+from tasks.models import Entity, RunStep, TaskRun
 from tasks.runs import run_answer, run_create
 from tasks.sandbox.accounts import (
     SandboxLogin,
@@ -319,3 +319,28 @@ def test_the_account_chooser_asks_when_nothing_says_which(portal, org):
     run_execute(run.id)
     run.refresh_from_db()
     assert completed(run) == expected_bill("cascade", login, 2)
+
+
+def test_logins_record_their_accounts_and_a_scoped_run_uses_one(portal, org):
+    login = sandbox_multi_account_login("brightwater")
+    site = portal("brightwater", login)
+    task = site.task("fetch_latest_bill")
+    first = site.run(task)
+    assert completed(first)["account_number"] == login.accounts[0].number
+    entities = {e.external_id: e for e in Entity.objects.filter(credential=site.credential)}
+    assert set(entities) == {a.number for a in login.accounts}
+    assert {e.type for e in entities.values()} == {"account"}
+    assert entities[login.accounts[2].number].name == login.accounts[2].nickname
+    site.credential.refresh_from_db()
+    assert site.credential.status == "verified"
+
+    scoped = site.run(task, entity_ids=[entities[login.accounts[2].number].id])
+    assert completed(scoped) == expected_bill("brightwater", login, 2)
+
+
+def test_a_rejected_login_marks_the_credential_invalid(portal):
+    site = portal("cascade", sandbox_wrong_login("cascade"))
+    run = site.run(site.task("fetch_latest_bill"))
+    assert (run.errors[-1]["type"], run.errors[-1]["code"]) == ("source", "auth_invalid")
+    site.credential.refresh_from_db()
+    assert site.credential.status == "invalid"
