@@ -355,3 +355,29 @@ def test_a_rejected_login_marks_the_credential_invalid(portal):
     assert (run.errors[-1]["type"], run.errors[-1]["code"]) == ("source", "auth_invalid")
     site.credential.refresh_from_db()
     assert site.credential.status == "invalid"
+
+
+def test_no_secret_reaches_the_trace_logs_events_or_database(portal, caplog):
+    caplog.set_level("DEBUG")
+    site = portal("brightwater")
+    card = {**CARD, "card_number": "5500 0000 0000 0004", "cardholder_name": "Quinn Secretname"}
+    run = site.run(site.task("pay_bill"), {"amount": 12.34, **card})
+    completed(run)
+    typed = RunStep.objects.filter(run=run, tool="type")
+    secret_steps = [s for s in typed if s.detail["value"] == "[secret]"]
+    # Password, one-time code, card number, CVV and cardholder name: masked, screenshotted.
+    assert len(secret_steps) == 5, trace(run)
+    assert all(s.screenshot for s in secret_steps)
+    login = site.login
+    secrets = [
+        login.password,
+        login.totp_secret,
+        "5500 0000 0000 0004",
+        "5500000000000004",
+        "Quinn Secretname",
+    ]
+    dump = database_dump()
+    for secret in secrets:
+        assert secret not in dump
+        assert secret not in caplog.text
+    assert not [s for s in typed if s.detail["value"] == card["card_cvv"]]
