@@ -650,14 +650,21 @@ class _Exploration:
             for entity in found.values():
                 if entity.get("_card") and entity["_card"] == pair.get("card"):
                     entity["attributes"][_key(pair["label"])] = pair["value"]
-        for option in options or []:
+        # An account switcher lists every account of the login.
+        listed = list(options or [])
+        for item in snap["inputs"]:
+            if item["type"] == "select" and re.search(
+                r"account|meter|service", item["label"], re.I
+            ):
+                listed += [{"text": o["label"]} for o in item.get("options") or []]
+        for option in listed:
             match = IDENTIFIER.search(option["text"])
             if match and match.group(1) not in found:
                 found[match.group(1)] = {
                     "type": "account",
                     "external_id": match.group(1),
-                    "name": option["text"][:200],
-                    "attributes": {},
+                    "name": _entity_name(option["text"], match),
+                    "attributes": {"description": option["text"][:500]},
                 }
         entities = [{k: v for k, v in e.items() if not k.startswith("_")} for e in found.values()]
         if entities:
@@ -864,8 +871,15 @@ class _Exploration:
                 if href in self.progress.downloaded:
                     continue
                 self.progress.downloaded.add(href)
+                # By its name and place ("the first 'Download PDF'") rather than its address:
+                # a replay next month wants next month's document.
+                shown = next(
+                    (x for x in snap["links"] if x["href"] == href and x["name"] == link["name"]),
+                    None,
+                )
+                target = _nth(snap["links"], shown) if shown and shown["name"] else {"href": href}
                 captured = self.h.download(
-                    {"href": href}, reasoning=f"Capture the document {link['name'] or href}."
+                    target, reasoning=f"Capture the document {link['name'] or href}."
                 )
                 if captured["content_type"] == "text/csv" or captured["file_name"].endswith(".csv"):
                     table = _csv_table(self.h.downloads[-1]["data"])
@@ -1105,6 +1119,20 @@ class _Exploration:
             and here.netloc == source.netloc
             and (here.path.startswith(source.path.rstrip("/")) or source.path in ("", "/"))
         )
+
+
+def _entity_name(text: str, match: re.Match[str]) -> str:
+    """What a listing calls an account: the words before its number ("Cabin - Power"), else
+    the words after it."""
+    before = re.sub(
+        r"[\s:#\u2014-]*\b(account|acct|number|no|meter|id)?[\s.:#\u2014-]*$",
+        "",
+        text[: match.start()],
+        flags=re.I,
+    ).strip(" -\u2014:")
+    if before:
+        return before[:200]
+    return text[match.end() :].strip(" -\u2014:")[:200] or match.group(1)
 
 
 def _destructive(text: str) -> bool:
