@@ -218,7 +218,20 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
     restored = dict(run.input)
     for name, token in run.input_tokens.items():
         restored[name] = reveal_json(token, "task_run.input")
-    answers = [reveal_json(token, "task_run.interaction") for token in run.interaction_answers]
+
+    def reveal_answer(token: str) -> Any:
+        stored = json.loads(reveal(token, "task_run.interaction"))
+        if isinstance(stored, dict) and set(stored) == {"type", "answer"}:
+            kind, answer = stored["type"], stored["answer"]
+        else:  # stored before answers carried their interaction's type
+            kind, answer = None, stored
+        if kind != "account_selection":
+            for text in secret_strings(answer):
+                register_secret(text)
+                secrets.add(text)
+        return answer
+
+    answers = [reveal_answer(token) for token in run.interaction_answers]
     credential = run.credential
 
     def credential_secret(name: str) -> str | None:

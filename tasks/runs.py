@@ -416,10 +416,12 @@ def run_answer(*, organization: Organization, run_id: str, answer: Mapping[str, 
     ]
     if errors:
         raise InvalidInputs(errors)
+    # The interaction's type travels with the answer: an MFA code or a security answer is a
+    # secret, the account a person picked is not (the output may name it).
     token = vault_store(
         organization=organization,
         purpose="task_run.interaction",
-        plaintext=json.dumps(dict(answer)),
+        plaintext=json.dumps({"type": run.interaction.get("type"), "answer": dict(answer)}),
     )
     with transaction.atomic():
         moved = run_transition(
