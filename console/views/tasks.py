@@ -1,4 +1,6 @@
-"""Tasks: the list, the create form, and each task's page with its Run form and Reset."""
+"""Tasks: the list; creating one by prompting (a drafted definition to review), from a
+sandbox template or by hand, with the JSON editors checked live; editing and deleting; and
+each task's page with its progress, playbooks, Run form and Reset."""
 
 from __future__ import annotations
 
