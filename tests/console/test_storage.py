@@ -140,3 +140,26 @@ def test_run_tabs_show_files_screenshots_and_reasoning(member: Client, world: Wo
     assert _download(Client(), image.group(1).replace("&amp;", "&")) == PNG
     steps = tab("steps")
     assert "?tab=screenshots#shot-2" in steps
+
+
+def test_a_pdf_preview_is_its_first_page_as_an_image(member: Client, world: World) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+    from reportlab.pdfgen import canvas
+
+    buffer = BytesIO()
+    document = canvas.Canvas(buffer, pagesize=(300, 400))
+    document.drawString(40, 350, "Amount due: 84.12")
+    document.showPage()
+    document.save()
+    bill = _capture(world, "bill.pdf", "application/pdf", buffer.getvalue())
+    response = member.get(reverse("console:storage_preview", args=[bill.id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert "sandbox" in response["Content-Security-Policy"]
+    image = Image.open(BytesIO(response.content))
+    assert image.size == (450, 600)  # 1.5 x the page's points
+    # Not a PDF PDFium can open: no preview, the download stays.
+    broken = _capture(world, "broken.pdf", "application/pdf", b"%PDF-1.4 not really")
+    assert member.get(reverse("console:storage_preview", args=[broken.id])).status_code == 404
