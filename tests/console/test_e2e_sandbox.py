@@ -147,6 +147,8 @@ def test_prompted_task_runs_on_a_sandbox_portal(live_server, browser, sandbox_wo
         tab.get_by_role("link", name=re.compile(r"^Download")).first.click()
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF")
+    first_page = tab.locator("img.storage-page").first
+    assert first_page.evaluate("img => img.decode().then(() => img.naturalWidth)") > 300
     shot(page, "sandbox-run-storage")
 
     tab.get_by_role("link", name="Screenshots").click()
