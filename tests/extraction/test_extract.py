@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import shutil
 from typing import Any
 
@@ -688,3 +689,35 @@ def test_wrapped_descriptions_stay_in_their_row():
     ]
     assert result.data["total_amount"] == 374.49
     assert result.provenance["line_items/0/description"]["text"].startswith("Ergonomic chair")
+
+
+def test_html_form_fields_show_their_values_but_never_passwords():
+    html = b"""<html><body><h1>Brightwater Portal</h1><form>
+    <label for="acct">Account number</label> <input id="acct" value="BW-55012" readonly>
+    <label>Password</label> <input type="password" value="hunter2-secret">
+    <label>Due date</label> <input type="date" value="2026-05-01">
+    </form></body></html>"""
+    result = run(html, "portal.html", "text/html", None)
+    assert result.data["fields"]["Account number"] == "BW-55012"
+    assert result.data["fields"]["Due date"] == "2026-05-01"
+    assert "hunter2-secret" not in json.dumps(result.data)
+
+
+def test_command_line_prints_the_extraction(tmp_path, capsys):
+    from storage.extraction.__main__ import main
+
+    bill = tmp_path / "bill.pdf"
+    bill.write_bytes(documents.utility_bill())
+    schema = json.dumps({"type": "object", "properties": {"amount_due": {"type": "number"}}})
+    assert main([str(bill), "--schema", schema]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert output["data"] == {"amount_due": 8247.41}
+    assert output["provenance"]["amount_due"]["page"] == 1
+
+    assert main([str(bill), "--text"]) == 0
+    assert "Balance Due  $8,247.41" in capsys.readouterr().out
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 nothing")
+    assert main([str(broken)]) == 1
+    assert "extraction failed" in capsys.readouterr().err
