@@ -721,3 +721,52 @@ def test_command_line_prints_the_extraction(tmp_path, capsys):
     broken.write_bytes(b"%PDF-1.4 nothing")
     assert main([str(broken)]) == 1
     assert "extraction failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("repeat_header", [False, True])
+def test_table_continues_on_the_next_page(repeat_header):
+    items = [(f"Service visit {n}", f"${100 + n}.00") for n in range(1, 8)]
+
+    def header(c, y):
+        c.drawString(72, y, "Description")
+        c.drawRightString(540, y, "Amount")
+
+    def rows(c, chunk, y):
+        for name, amount in chunk:
+            y -= 16
+            c.drawString(72, y, name)
+            c.drawRightString(540, y, amount)
+        return y
+
+    def first(c):
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(72, 730, "Pioneer Waste Services")
+        c.setFont("Helvetica", 10)
+        c.drawString(72, 700, "Invoice number: PW-3301")
+        header(c, 660)
+        rows(c, items[:4], 660)
+
+    def second(c):
+        c.setFont("Helvetica", 9)
+        c.drawString(72, 750, "Pioneer Waste Services - Invoice PW-3301 - page 2 of 2")
+        c.setFont("Helvetica", 10)
+        y = 720
+        if repeat_header:
+            header(c, y)
+        y = rows(c, items[4:], y)
+        c.drawString(360, y - 30, "Total:")
+        c.drawRightString(540, y - 30, "$728.00")
+
+    result = run(documents.pdf(first, second), "inv.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert [item["amount"] for item in result.data["line_items"]] == [
+        101.0,
+        102.0,
+        103.0,
+        104.0,
+        105.0,
+        106.0,
+        107.0,
+    ]
+    assert result.provenance["line_items/6/amount"]["page"] == 2
+    assert result.provenance["line_items/0/amount"]["page"] == 1
+    assert result.data["total_amount"] == 728.0
