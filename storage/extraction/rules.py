@@ -574,6 +574,8 @@ class Filler:
     def _issuer(self) -> Found | None:
         """The company issuing the document: the first name-like text at its top."""
         document = self.document
+        if document.kind == "csv":
+            return None  # a CSV's first cell is a column name, never a letterhead
         if document.title:
             for line in document.lines[:10]:
                 if document.title in line.text:
