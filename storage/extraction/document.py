@@ -219,9 +219,11 @@ def is_label(text: str, locale: Locale = US) -> bool:
     if find_dates(stripped, locale) or re.search(r"[$€£¥]", stripped):
         return False
     digits = sum(char.isdigit() for char in stripped)
+    letters = sum(char.isalpha() for char in stripped)
     # "Account No." is a label; "Thank you for your business." is a sentence.
     sentence = stripped.endswith(".") and len(stripped.split()) > 3
-    return digits <= 2 and not sentence
+    # "Energy charge (760 kWh)" still reads as a label; "INV-20931" does not.
+    return (digits <= 2 or letters >= 2 * digits) and not sentence
 
 
 def _valueish(text: str, locale: Locale) -> bool:
