@@ -770,3 +770,29 @@ def test_table_continues_on_the_next_page(repeat_header):
     assert result.provenance["line_items/6/amount"]["page"] == 2
     assert result.provenance["line_items/0/amount"]["page"] == 1
     assert result.data["total_amount"] == 728.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        documents.utility_bill,
+        documents.invoice_with_table,
+        documents.statement_labels_above,
+        documents.two_column_receipt,
+        documents.european_invoice,
+        documents.two_page_statement,
+    ],
+)
+def test_every_provenance_span_lies_in_its_line(make):
+    from storage.extraction.readers import read
+
+    data = make()
+    text = read(data, "doc.pdf", "application/pdf").text
+    for schema in (BILL_SCHEMA, INVOICE_SCHEMA):
+        result = run(data, "doc.pdf", "application/pdf", schema)
+        assert result.provenance
+        for path, record in result.provenance.items():
+            start, end = record["span"]
+            assert 0 <= start <= end <= len(text), path
+            if "\n" not in text[start:end]:
+                assert text[start:end] in record["text"], (path, record)
