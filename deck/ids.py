@@ -67,3 +67,11 @@ def new_event_destination_id() -> str:
 
 def new_event_delivery_id() -> str:
     return new_id("edlv")
+
+
+def new_entity_id() -> str:
+    return new_id("ent")
+
+
+def new_storage_id() -> str:
+    return new_id("stor")
