@@ -224,3 +224,35 @@ def test_a_missing_chromium_fails_as_browser_unavailable(tmp_path):
     finally:
         pool.close()
     assert (failure.value.type, failure.value.code) == ("api", "browser_unavailable")
+
+
+def _child_reads_a_page(pipe) -> None:
+    import os
+
+    from tasks.agent import browser
+
+    pool = browser.browser_pool()
+    lease = pool.open(key="run_child", session_id=None)
+    pool.call(lambda: lease.page.goto(page_url("<title>child</title>")))
+    pipe.send((browser._pool_pid == os.getpid(), pool.call(lambda: lease.page.title())))
+    pool.release(lease)
+    browser.browser_pool_close()
+
+
+def test_a_forked_worker_launches_its_own_browser(pool):
+    """Celery prefork: the parent's browser thread does not survive the fork; the child
+    starts its own Chromium on first use instead of touching the parent's."""
+    import multiprocessing
+
+    lease = pool.open(key="run_parent", session_id=None)
+    pool.release(lease)
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=_child_reads_a_page, args=(child_end,))
+    child.start()
+    assert parent_end.poll(60)
+    own_pool, title = parent_end.recv()
+    child.join(30)
+    assert child.exitcode == 0
+    assert title == "child"
+    assert own_pool  # created in the child, after the fork
