@@ -256,3 +256,27 @@ def test_a_forked_worker_launches_its_own_browser(pool):
     assert child.exitcode == 0
     assert title == "child"
     assert own_pool  # created in the child, after the fork
+
+
+@pytest.mark.django_db
+def test_a_run_without_chromium_fails_clearly(org, settings, monkeypatch, tmp_path):
+    from tasks.execution import run_execute
+    from tasks.models import TaskRun
+    from tasks.runs import run_create
+    from tests.api.factories import make_credential, make_task
+
+    settings.DECK_AGENT_PLANNER = ""  # the agent's own planner: heuristic, in a browser
+    missing = BrowserPool(executable_path=str(tmp_path / "no-chromium"), max_contexts=1)
+    monkeypatch.setattr("tasks.agent.harness.browser_pool", lambda: missing)
+    monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
+    run = run_create(
+        organization=org, task_id=make_task(org).id, input={}, credential_id=make_credential(org).id
+    )
+    try:
+        run_execute(run.id)
+    finally:
+        missing.close()
+    failed = TaskRun.objects.get(pk=run.id)
+    assert failed.status == TaskRun.Status.FAILED
+    assert failed.errors[-1]["type"] == "api"
+    assert failed.errors[-1]["code"] == "browser_unavailable"
