@@ -4,7 +4,7 @@ worker) against the sandbox served on loopback, on a throwaway SQLite database u
 temporary ``DECK_VAR_DIR``. Prints per run: wall time, browser steps, ms per step; then the
 same task again in the same session (the kept, logged-in page).
 
-    .venv/bin/python bench/agent.py --rounds 3
+    .venv/bin/python bench/agent_templates.py --rounds 3
 """
 
 from __future__ import annotations
