@@ -30,10 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.api import (  # noqa: E402 (the project root first)
+# The sibling bench: this file runs as a script, so its directory is on sys.path.
+from api import (
     deck_env,
     free_port,
     gunicorn,
@@ -43,6 +41,7 @@ from bench.api import (  # noqa: E402 (the project root first)
     process_cpu_seconds,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 TASK_NAME = "Fetch my latest bill"
 
 
@@ -120,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     manage(full_env, "migrate", "--noinput")
     manage(full_env, "bootstrap_demo")
     os.environ.update(env)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # This process is the worker: Deck's packages from the project root.
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -69,6 +69,10 @@ def new_event_delivery_id() -> str:
     return new_id("edlv")
 
 
+def new_entity_id() -> str:
+    return new_id("ent")
+
+
 def new_storage_id() -> str:
     return new_id("stor")
 

@@ -271,6 +271,15 @@ DECK_AGENT_MAX_STEPS = env_int("DECK_AGENT_MAX_STEPS", 60, minimum=1)
 DECK_AGENT_ACTION_TIMEOUT_MS = env_int("DECK_AGENT_ACTION_TIMEOUT_MS", 5000, minimum=100)
 DECK_AGENT_NAVIGATION_TIMEOUT_MS = env_int("DECK_AGENT_NAVIGATION_TIMEOUT_MS", 20000, minimum=100)
 DECK_AGENT_SCREENSHOTS = env_bool("DECK_AGENT_SCREENSHOTS", True)
+# The llm planner's OpenAI-compatible endpoint when an agent sets none of its own. The key
+# (or DECK_LLM_API_KEY_FILE) is sent only to DECK_LLM_BASE_URL, never to an agent's own URL.
+DECK_LLM_BASE_URL = (env_str("DECK_LLM_BASE_URL", "") or "").rstrip("/")
+DECK_LLM_MODEL = env_str("DECK_LLM_MODEL", "") or ""
+DECK_LLM_API_KEY = env_str("DECK_LLM_API_KEY", "") or ""
+DECK_LLM_TIMEOUT_SECONDS = env_int("DECK_LLM_TIMEOUT_SECONDS", 60, minimum=1)
+DECK_LLM_MAX_RETRIES = env_int("DECK_LLM_MAX_RETRIES", 2, minimum=0)
+# Tool calls the llm planner may make in one run before it gives up.
+DECK_LLM_MAX_STEPS = env_int("DECK_LLM_MAX_STEPS", 40, minimum=1)
 DECK_SESSION_LIMIT = env_int("DECK_SESSION_LIMIT", 50, minimum=1)
 DECK_SESSION_IDLE_SECONDS = env_int("DECK_SESSION_IDLE_SECONDS", 600, minimum=1)
 DECK_INTERACTION_TIMEOUT_SECONDS = env_int("DECK_INTERACTION_TIMEOUT_SECONDS", 600, minimum=1)

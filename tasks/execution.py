@@ -37,7 +37,8 @@ from tasks.agent.runtime import (
     RunTimedOut,
     agent_run,
 )
-from tasks.models import Credential, RunStep, Session, TaskRun
+from tasks.errors import InvalidInput
+from tasks.models import Credential, Entity, RunStep, Session, TaskRun
 from tasks.runs import (
     run_dispatch,
     run_transition,
@@ -47,7 +48,15 @@ from tasks.runs import (
     task_record_success,
 )
 from tasks.selectors import playbook_latest
-from tasks.services import playbook_record
+from tasks.services import (
+    LLM_API_KEY_PURPOSE,
+    MAX_ENTITIES_PER_RECORD,
+    credential_mark_invalid,
+    credential_mark_verified,
+    entities_record,
+    entity_fields,
+    playbook_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +218,20 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
     restored = dict(run.input)
     for name, token in run.input_tokens.items():
         restored[name] = reveal_json(token, "task_run.input")
-    answers = [reveal_json(token, "task_run.interaction") for token in run.interaction_answers]
+
+    def reveal_answer(token: str) -> Any:
+        stored = json.loads(reveal(token, "task_run.interaction"))
+        if isinstance(stored, dict) and set(stored) == {"type", "answer"}:
+            kind, answer = stored["type"], stored["answer"]
+        else:  # stored before answers carried their interaction's type
+            kind, answer = None, stored
+        if kind != "account_selection":
+            for text in secret_strings(answer):
+                register_secret(text)
+                secrets.add(text)
+        return answer
+
+    answers = [reveal_answer(token) for token in run.interaction_answers]
     credential = run.credential
 
     def credential_secret(name: str) -> str | None:
@@ -225,7 +247,75 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         }.get(name)
         if not token:
             return None
-        return vault_reveal(organization=organization, token_id=token, purpose=f"credential.{name}")
+        value = vault_reveal(
+            organization=organization, token_id=token, purpose=f"credential.{name}"
+        )
+        secrets.add(value)
+        return value
+
+    def record_entities(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records what a login showed; each item comes back with its ``id``. An item Deck
+        cannot store comes back with ``id: None`` and an ``error`` (one bad row of a scraped
+        list must not cost the run), and without a credential nothing is recorded: entities
+        belong to a login."""
+        # A secret the agent copied into what it found must not be stored with it.
+        found = redact_data(mask_values(list(found), secrets))
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(found):
+            try:
+                results.append(entity_fields(item, where=f"found[{index}]"))
+            except InvalidInput as exc:
+                shown = dict(item) if isinstance(item, dict) else {"value": item}
+                results.append({**shown, "id": None, "error": exc.message})
+        valid = [item for item in results if "error" not in item]
+        if len(valid) < len(results):
+            logger.info(
+                "Run %s: %d of %d entities could not be stored",
+                run.id,
+                len(results) - len(valid),
+                len(results),
+            )
+        if credential is None:
+            return [{**item, "id": None} for item in results]
+        by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(valid), MAX_ENTITIES_PER_RECORD):
+            chunk = valid[start : start + MAX_ENTITIES_PER_RECORD]
+            for entity in entities_record(credential_id=credential.id, found=chunk):
+                by_key[(entity.type, entity.external_id)] = _entity_summary(entity)
+        return [
+            item if "error" in item else by_key[(item["type"], item["external_id"])]
+            for item in results
+        ]
+
+    verified = {"done": False}
+
+    def login_verified() -> None:
+        if credential is not None and not verified["done"]:
+            credential_mark_verified(credential_id=credential.id)
+            verified["done"] = True
+
+    agent = run.agent
+
+    def llm_settings() -> dict[str, str]:
+        """The agent's endpoint, model and key, else the deployment's. The deployment's key
+        goes only to the deployment's endpoint: an agent pointing elsewhere brings its own."""
+        base_url = agent.llm_base_url or settings.DECK_LLM_BASE_URL
+        api_key = ""
+        if agent.llm_api_key_token:
+            api_key = reveal(agent.llm_api_key_token, LLM_API_KEY_PURPOSE)
+        elif base_url == settings.DECK_LLM_BASE_URL and settings.DECK_LLM_API_KEY:
+            api_key = settings.DECK_LLM_API_KEY
+            register_secret(api_key)
+            secrets.add(api_key)
+        return {
+            "base_url": base_url.rstrip("/"),
+            "model": agent.llm_model or settings.DECK_LLM_MODEL,
+            "api_key": api_key,
+        }
+
+    scoped = Entity.objects.filter(pk__in=run.entity_ids, credential_id=run.credential_id)
+    by_id = {entity.id: entity for entity in scoped} if run.entity_ids else {}
+    entities = [_entity_summary(by_id[i]) for i in run.entity_ids if i in by_id]
 
     task = run.task
     playbook = None
@@ -255,10 +345,24 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         agent_planner=run.agent.planner,
         task_status=task.status,
         storage_settings=task.storage,
+        entities=entities,
+        record_entities=record_entities,
+        login_verified=login_verified,
+        llm_settings=llm_settings,
         attachments=attachments or {},
         capture=_capture(run.id),
         playbook=playbook,
     )
+
+
+def _entity_summary(entity: Entity) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "type": entity.type,
+        "external_id": entity.external_id,
+        "name": entity.name,
+        "attributes": entity.attributes,
+    }
 
 
 def run_execute(run_id: str) -> str:
@@ -402,16 +506,21 @@ def _fail(
     from_statuses: tuple[str, ...] = (S.RUNNING, S.CANCELING),
     **fields: Any,
 ) -> bool:
-    """Fail the run if it is still in ``from_statuses``, and free its session."""
-    moved = run_transition(
-        run.id,
-        from_statuses=from_statuses,
-        to=S.FAILED,
-        result=TaskRun.Result.FAILURE,
-        errors=[*run.errors, error],
-        **_finished_fields(run),
-        **fields,
-    )
+    """Fail the run if it is still in ``from_statuses``, and free its session. A source that
+    rejected the login also marks the credential invalid, in the same transaction."""
+    with transaction.atomic():
+        moved = run_transition(
+            run.id,
+            from_statuses=from_statuses,
+            to=S.FAILED,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+            **fields,
+        )
+        rejected = (error.get("type"), error.get("code")) == ("source", "auth_invalid")
+        if moved is not None and rejected and moved.credential_id:
+            credential_mark_invalid(credential_id=moved.credential_id)
     if moved is not None:
         session_release(moved)
     return moved is not None

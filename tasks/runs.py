@@ -201,9 +201,12 @@ def run_create(
     source, credential, session = _resolve_target(
         organization, credential_id=credential_id, source_id=source_id, session_id=session_id
     )
-    if entity_ids:
-        # Entities are discovered by the agent at login; none exists for this target yet.
-        raise NotFound("entity", entity_ids[0], field="entity_ids[0]")
+    # Entities come from this credential's logins; anyone else's are unknown here.
+    entities = selectors.entities_for_run(
+        organization=organization,
+        credential_id=credential.id if credential else None,
+        entity_ids=list(dict.fromkeys(entity_ids or [])),
+    )
     purposes = {file.purpose for file in files}
     # Seed 002: an extraction run skips the agent, so it needs no browser session.
     extraction = "extraction" in purposes
@@ -228,6 +231,7 @@ def run_create(
             session=session,
             staged=staged,
             extraction=extraction,
+            entity_ids=[entity.id for entity in entities],
         )
     except BaseException:
         files_discard(item for _, item in staged)
@@ -246,6 +250,7 @@ def _run_store(
     session: Session | None,
     staged: list[tuple[FileInput, StorageItem]],
     extraction: bool,
+    entity_ids: list[str],
 ) -> TaskRun:
     with transaction.atomic():
         if session is None and not extraction:
@@ -278,6 +283,7 @@ def _run_store(
             source=source,
             credential=credential,
             session=session,
+            entity_ids=entity_ids,
             input=stored_input,
             tokenized=sorted(tokens),
             input_tokens=tokens,
@@ -401,10 +407,12 @@ def run_answer(*, organization: Organization, run_id: str, answer: Mapping[str, 
     ]
     if errors:
         raise InvalidInputs(errors)
+    # The interaction's type travels with the answer: an MFA code or a security answer is a
+    # secret, the account a person picked is not (the output may name it).
     token = vault_store(
         organization=organization,
         purpose="task_run.interaction",
-        plaintext=json.dumps(dict(answer)),
+        plaintext=json.dumps({"type": run.interaction.get("type"), "answer": dict(answer)}),
     )
     with transaction.atomic():
         moved = run_transition(

@@ -12,6 +12,7 @@ from tasks.models import (
     STAGE_SUCCESSES_REQUIRED,
     Agent,
     Credential,
+    Entity,
     Playbook,
     RunStep,
     Session,
@@ -39,11 +40,18 @@ class TaskSummary(Schema):
     status: str
 
 
+PlannerName = Literal["heuristic", "llm"]
+
+
 class AgentOut(Schema):
     id: str
     object: Literal["agent"] = "agent"
     name: str
     description: str
+    planner: PlannerName
+    llm_base_url: str | None = Field(description="Empty: the deployment's DECK_LLM_BASE_URL.")
+    llm_model: str | None = Field(description="Empty: the deployment's DECK_LLM_MODEL.")
+    has_llm_api_key: bool = Field(description="The key itself is write-only.")
     tasks: list[TaskSummary]
     created_at: datetime
     updated_at: datetime
@@ -52,15 +60,44 @@ class AgentOut(Schema):
     def resolve_tasks(obj: Agent) -> list[Task]:
         return list(obj.tasks.all())
 
+    @staticmethod
+    def resolve_llm_base_url(obj: Agent) -> str | None:
+        return obj.llm_base_url or None
+
+    @staticmethod
+    def resolve_llm_model(obj: Agent) -> str | None:
+        return obj.llm_model or None
+
+    @staticmethod
+    def resolve_has_llm_api_key(obj: Agent) -> bool:
+        return bool(obj.llm_api_key_token)
+
+
+LlmApiKey = Annotated[str, StringConstraints(max_length=2000)]
+
 
 class AgentCreateIn(Strict):
     name: Name
     description: str = Field("", max_length=5000)
+    planner: PlannerName = "heuristic"
+    llm_base_url: str = Field("", max_length=2000)
+    llm_model: str = Field("", max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None, description="Write-only; kept in the vault and never returned."
+    )
 
 
 class AgentUpdateIn(Strict):
     name: Name | None = None
     description: str | None = Field(None, max_length=5000)
+    planner: PlannerName | None = None
+    llm_base_url: str | None = Field(None, max_length=2000)
+    llm_model: str | None = Field(None, max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None,
+        description='Write-only. A new key replaces the old one; "" or null removes it. '
+        "Changing llm_base_url without giving a key removes the stored one.",
+    )
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -138,6 +175,11 @@ class CredentialOut(Schema):
         return obj.external_id or None
 
 
+def credential_representation(credential: Credential) -> dict[str, Any]:
+    """The credential as the API returns it (never a secret), as plain JSON for events."""
+    return CredentialOut.from_orm(credential).model_dump(mode="json")
+
+
 class AuthCredentialsIn(Strict):
     username: str | None = Field(None, max_length=500)
     password: str | None = Field(None, max_length=2000)
@@ -155,6 +197,26 @@ class CredentialCreateIn(Strict):
 class CredentialUpdateIn(Strict):
     auth_credentials: AuthCredentialsIn | None = None
     external_id: str | None = Field(None, max_length=255)
+
+
+# -- entities -----------------------------------------------------------------------------
+
+
+class EntityOut(Schema):
+    id: str
+    object: Literal["entity"] = "entity"
+    credential_id: str
+    source_id: str
+    type: str
+    external_id: str
+    name: str | None
+    attributes: JsonObject
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_name(obj: Entity) -> str | None:
+        return obj.name or None
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -302,7 +364,9 @@ class RunCreateIn(Strict):
     credential_id: str | None = None
     source_id: str | None = None
     session_id: str | None = None
-    entity_ids: list[str] | None = None
+    entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
+        None, max_length=1000
+    )
     input: JsonObject = Field(default_factory=dict)
 
 
@@ -351,6 +415,7 @@ class TaskRunOut(Schema):
     source_id: str
     session_id: str | None
     workflow_id: str | None
+    entity_ids: list[str]
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
     tokenized: list[str]
@@ -413,6 +478,7 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "source_id": run.source_id,
         "session_id": run.session_id,
         "workflow_id": run.workflow_id or None,
+        "entity_ids": list(run.entity_ids),
         "runtime_ms": run.runtime_ms,
         "tokenized": list(run.tokenized),
         "output": run.output,

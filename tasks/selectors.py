@@ -7,7 +7,17 @@ from django.db.models import Count, Prefetch, QuerySet
 from deck.events.models import Event
 from deck.models import Organization
 from tasks.errors import InvalidInput, NotFound
-from tasks.models import Agent, Credential, Playbook, RunStep, Session, Source, Task, TaskRun
+from tasks.models import (
+    Agent,
+    Credential,
+    Entity,
+    Playbook,
+    RunStep,
+    Session,
+    Source,
+    Task,
+    TaskRun,
+)
 
 
 def agent_list(*, organization: Organization) -> QuerySet[Agent]:
@@ -62,6 +72,45 @@ def credential_get(
     if credential is None:
         raise NotFound("credential", credential_id)
     return credential
+
+
+def entity_list(
+    *, organization: Organization, credential_id: str | None = None, type: str | None = None
+) -> QuerySet[Entity]:
+    entities = Entity.objects.filter(organization=organization)
+    if credential_id:
+        entities = entities.filter(credential_id=credential_id)
+    if type:
+        entities = entities.filter(type=type)
+    return entities
+
+
+def entity_get(*, organization: Organization, entity_id: str) -> Entity:
+    entity = entity_list(organization=organization).filter(id=entity_id).first()
+    if entity is None:
+        raise NotFound("entity", entity_id)
+    return entity
+
+
+def entities_for_run(
+    *, organization: Organization, credential_id: str | None, entity_ids: list[str]
+) -> list[Entity]:
+    """The entities ``entity_ids`` names, in that order, if every one belongs to the
+    organization and to ``credential_id``; the first that does not is a ``NotFound``."""
+    found = (
+        {
+            entity.id: entity
+            for entity in Entity.objects.filter(
+                organization=organization, credential_id=credential_id, id__in=entity_ids
+            )
+        }
+        if credential_id
+        else {}
+    )
+    for entity_id in entity_ids:
+        if entity_id not in found:
+            raise NotFound("entity", entity_id, field="entity_ids")
+    return [found[entity_id] for entity_id in entity_ids]
 
 
 def task_list(

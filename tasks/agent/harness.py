@@ -195,7 +195,11 @@ class Harness:
         self.steps = 0
         self.last_answer: dict[str, Any] = {}
         self.lease: Lease | None = None
-        self._secrets: set[str] = {s for s in context.secrets if s}
+        # What the page must never show back (trace, screenshots, snapshots). Interaction
+        # answers join only once typed: an account number picked from a list is read back
+        # from the page to act on it.
+        answered = {str(v) for answer in context.answers for v in answer.values()}
+        self._secrets: set[str] = {s for s in context.secrets if s and s not in answered}
         self._credential: dict[str, str | None] = {}
         self._tokenized = set(context.input_schema.get("tokenized") or [])
 
@@ -741,10 +745,8 @@ class Harness:
         ) as detail:
             answer = self.context.ask(type=type, message=message, fields=fields)
             detail["answered"] = sorted(answer)
+        # Typed with {{answer.<field>}} it becomes a secret of the page (resolve marks it).
         self.last_answer = dict(answer)
-        for value in self.last_answer.values():
-            if isinstance(value, str):
-                self._secret(value)
         return self.last_answer
 
     def finish(self, output: dict[str, Any], *, reasoning: str = "") -> dict[str, Any]:

@@ -68,6 +68,9 @@ SUBMIT_WORDS = re.compile(
     re.I,
 )
 NEGATIVE_BUTTONS = re.compile(r"^(cancel|back|reset|clear|close|no\b|log ?out|sign ?out)", re.I)
+DECLINE_WORDS = re.compile(
+    r"not now|skip|later|no thanks|don.t|do not|maybe later|remind me|dismiss|continue", re.I
+)
 CONFIRM_WORDS = re.compile(
     r"confirm|submit|pay now|place|authori[sz]e|yes|complete|finish|make payment", re.I
 )
@@ -223,6 +226,8 @@ class _Exploration:
                 self._security_question(snap)
             elif kind == "chooser":
                 self._choose_account(snap)
+            elif kind == "interstitial":
+                self._interstitial(snap)
             else:
                 done = self._content(snap)
                 if done is not None:
@@ -250,6 +255,13 @@ class _Exploration:
                 return "question"
         if CHOOSER_WORDS.search(text) and not self.progress.entity_selected:
             return "chooser"
+        if (
+            not self.progress.logged_in
+            and not inputs
+            and any(b.get("form") is not None for b in snap["buttons"])
+            and len([link for link in snap["links"] if not AVOID_WORDS.search(link["name"])]) <= 2
+        ):
+            return "interstitial"
         if (
             not self.progress.logged_in
             and len(inputs) == 1
@@ -439,6 +451,17 @@ class _Exploration:
         self.progress.answers_submitted += 1
         self._submit(snap, item.get("form"), reasoning="Submit the security answer.")
 
+    def _interstitial(self, snap: dict[str, Any]) -> None:
+        """A question between sign-in and the site ("Remember this device?"): decline what
+        would change settings, else go on."""
+        buttons = [b for b in snap["buttons"] if b.get("form") is not None and b["name"]]
+        choice = next((b for b in buttons if DECLINE_WORDS.search(b["name"])), None)
+        choice = choice or next((b for b in buttons if SUBMIT_WORDS.search(b["name"])), buttons[0])
+        self.h.click(
+            _nth(snap["buttons"], choice), reasoning="Answer the sign-in prompt and go on."
+        )
+        self.progress.last = "interstitial"
+
     def _stored_answer(self, question: str) -> str | None:
         fields = self.h.source_fields()
         if not fields:
@@ -627,14 +650,21 @@ class _Exploration:
             for entity in found.values():
                 if entity.get("_card") and entity["_card"] == pair.get("card"):
                     entity["attributes"][_key(pair["label"])] = pair["value"]
-        for option in options or []:
+        # An account switcher lists every account of the login.
+        listed = list(options or [])
+        for item in snap["inputs"]:
+            if item["type"] == "select" and re.search(
+                r"account|meter|service", item["label"], re.I
+            ):
+                listed += [{"text": o["label"]} for o in item.get("options") or []]
+        for option in listed:
             match = IDENTIFIER.search(option["text"])
             if match and match.group(1) not in found:
                 found[match.group(1)] = {
                     "type": "account",
                     "external_id": match.group(1),
-                    "name": option["text"][:200],
-                    "attributes": {},
+                    "name": _entity_name(option["text"], match),
+                    "attributes": {"description": option["text"][:500]},
                 }
         entities = [{k: v for k, v in e.items() if not k.startswith("_")} for e in found.values()]
         if entities:
@@ -649,30 +679,49 @@ class _Exploration:
                 reasoning="The accounts this login shows.",
             )
 
+    def _scope_values(self) -> list[str]:
+        """What names the account this run is for: its scoped entities, then an account
+        number the input gives."""
+        values = [str(e["external_id"]) for e in self.context.entities if e.get("external_id")]
+        values += [str(e["name"]) for e in self.context.entities if e.get("name")]
+        values += [str(self.context.input[name]) for name in sorted(self._scope_inputs())]
+        return [v for v in values if len(v) >= 3]
+
     def _select_scoped_entity(self, snap: dict[str, Any]) -> bool:
-        """Click into the run's scoped entity when the page lists several."""
-        if self.progress.entity_selected or not self.context.entities:
+        """Switch to the run's account when the page offers several (a select, links, rows);
+        True when that took an action."""
+        if self.progress.entity_selected:
             return False
         self.progress.entity_selected = True
-        for entity in self.context.entities:
-            for value in (entity.get("external_id"), entity.get("name")):
-                if not value:
+        for value in self._scope_values():
+            reasoning = f"The run is for {value}."
+            for item in snap["inputs"]:
+                if item["type"] != "select":
                     continue
-                value = str(value)
-                link = next((x for x in snap["links"] if value in x["name"]), None)
-                if link:
-                    self.h.click(
-                        _nth(snap["links"], link), reasoning=f"The run is scoped to {value}."
-                    )
-                    return True
-                for table in snap["tables"]:
-                    for row in table["rows"]:
-                        if any(value in c for c in row["cells"]) and row["links"]:
-                            self.h.click(
-                                {"href": row["links"][0]["href"]},
-                                reasoning=f"The run is scoped to {value}.",
-                            )
-                            return True
+                option = next(
+                    (
+                        o
+                        for o in item.get("options") or []
+                        if value in o["label"] or value == o["value"]
+                    ),
+                    None,
+                )
+                if option is None:
+                    continue
+                if option["selected"]:
+                    return False
+                self.h.select(self._target(item), option["label"], reasoning=reasoning)
+                self._submit(snap, item.get("form"), reasoning="Switch to that account.")
+                return True
+            link = next((x for x in snap["links"] if value in x["name"]), None)
+            if link:
+                self.h.click(_nth(snap["links"], link), reasoning=reasoning)
+                return True
+            for table in snap["tables"]:
+                for row in table["rows"]:
+                    if any(value in c for c in row["cells"]) and row["links"]:
+                        self.h.click({"href": row["links"][0]["href"]}, reasoning=reasoning)
+                        return True
         return False
 
     # -- content ----------------------------------------------------------------------------
@@ -724,7 +773,9 @@ class _Exploration:
                 continue
             if parsed.fragment and _strip(href) == _strip(snap["url"]):
                 continue
-            score = self._goal_score(name)
+            score = self._goal_score(name) + self._named_by_input(
+                f"{name} {link.get('context') or ''}"
+            )
             if score > 0:
                 candidates.append((score, _nth(snap["links"], link), f"link:{_strip(href)}"))
         for button in snap["buttons"]:
@@ -754,6 +805,16 @@ class _Exploration:
             )
             return True
         return False
+
+    def _named_by_input(self, text: str) -> float:
+        """The control (or its row/card) names something the input names, like the
+        reservation to cancel: a strong hint."""
+        values = [
+            str(v)
+            for v in self.context.input.values()
+            if isinstance(v, str | int) and len(str(v)) >= 4 and IDENTIFIER.search(str(v))
+        ]
+        return 2.0 if any(value in text for value in values) else 0.0
 
     def _goal_score(self, text: str) -> float:
         seen = concepts(text)
@@ -836,6 +897,7 @@ class _Exploration:
             return self.result.output()
         if fields and self.progress.form_submitted < 2:
             form = fields[0][0].get("form")
+            self._choose_unmatched(snap, form, {id(item) for item, _ in fields})
             for item, name in fields:
                 self._fill(item, name)
             for item in self._form_inputs(snap, form):
@@ -851,6 +913,13 @@ class _Exploration:
                     )
             self.progress.form_submitted += 1
             self._submit(snap, form, reasoning="Submit the form with the task's input.")
+            return None
+        action = self._action_button(snap)
+        if action is not None and not self.progress.form_submitted:
+            self.progress.form_submitted += 1
+            self.h.click(
+                _nth(snap["buttons"], action), reasoning=f"'{action['name']}' does the task."
+            )
             return None
         if self.progress.form_submitted and self.progress.confirmed < 2:
             confirm = next(
@@ -880,39 +949,131 @@ class _Exploration:
         self.h.fail("No form on the source matches the task's input.", code="form_not_found")
         return None
 
-    def _matched_fields(self, snap: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-        """Visible inputs of one form matched to input properties (best form first)."""
+    def _field_score(self, item: dict[str, Any], name: str, prop: dict[str, Any]) -> float:
+        """How surely a form field takes input property ``name``: its label and its
+        ``name`` attribute together (a field named exactly like the property is certain)."""
+        attribute = re.sub(r"[^a-z0-9]", "", item["name"].lower())
+        if attribute and attribute == re.sub(r"[^a-z0-9]", "", name.lower()):
+            return 2.0
+        by_label = label_score(name, prop, item["label"]) if item["label"] else 0.0
+        by_name = label_score(name, prop, item["name"]) if item["name"] else 0.0
+        if item["name"] and concepts(item["name"]) and by_name < 0.45 <= by_label:
+            # The label says yes and the name says it is something else ("Account number"
+            # of a bank, named bank_account_number): trust the more specific name.
+            return (by_label + by_name) / 2
+        return max(by_label, by_name)
+
+    def _scope_inputs(self) -> set[str]:
+        """Input properties that say WHICH account to act on, not what to type."""
         properties = self.context.input_schema.get("properties") or {}
-        by_form: dict[Any, list[tuple[dict[str, Any], str]]] = {}
-        used: set[str] = set()
-        for item in snap["inputs"]:
+        scope = set()
+        for name, prop in properties.items():
+            value = self.context.input.get(name)
+            seen = concepts(f"{name} {prop.get('description', '')}")
+            if (
+                isinstance(value, str)
+                and IDENTIFIER.search(value)
+                and seen
+                & {
+                    "accountnumber",
+                    "account",
+                    "meter",
+                }
+            ):
+                scope.add(name)
+        return scope
+
+    def _action_button(self, snap: dict[str, Any]) -> dict[str, Any] | None:
+        """A form's button that does what the goal says ("Confirm cancellation") on a page
+        with nothing to fill in."""
+        if any(
+            i["type"] not in ("hidden", "checkbox", "radio") and i.get("form") is not None
+            for i in snap["inputs"]
+        ):
+            return None
+        verbs = self.goal.concepts & concepts(" ".join(sorted(WRITE_VERBS)))
+        best, best_score = None, 0.0
+        for button in snap["buttons"]:
+            if button.get("form") is None or not button["name"]:
+                continue
+            named = concepts(button["name"])
+            if NEGATIVE_BUTTONS.search(button["name"]) and not named & verbs:
+                continue
+            score = len(named & self.goal.concepts) + (
+                0.5 if CONFIRM_WORDS.search(button["name"]) else 0
+            )
+            if named & verbs and score > best_score:
+                best, best_score = button, score
+        return best
+
+    def _matched_fields(self, snap: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        """Visible inputs of one form matched to input properties, best matches first, each
+        field and each property used once (the form with the most matches)."""
+        properties = self.context.input_schema.get("properties") or {}
+        scope = self._scope_inputs()
+        scored: list[tuple[float, int, str]] = []
+        for index, item in enumerate(snap["inputs"]):
             if item["type"] in ("password", "checkbox", "hidden"):
                 continue
-            descriptor = f"{item['label']} {item['name']}"
-            best, best_score = None, 0.0
             for name, prop in properties.items():
-                if name in used:
+                if name in scope:
                     continue
                 if name not in self.context.input and name not in self.context.attachments:
                     continue
                 if (item["type"] == "file") != (name in self.context.attachments):
                     continue
-                score = label_score(name, prop, descriptor)
                 if item["type"] == "radio":
-                    value = str(self.context.input.get(name))
-                    if value and value.lower() in item["label"].lower():
-                        score = max(score, 0.8)
-                    else:
+                    value = str(self.context.input.get(name) or "")
+                    if not value or value.lower() not in item["label"].lower():
                         continue
-                if score > best_score:
-                    best, best_score = name, score
-            if best is not None and best_score >= 0.45:
-                if item["type"] != "radio":
-                    used.add(best)
-                by_form.setdefault(item.get("form"), []).append((item, best))
+                    score = 0.8
+                else:
+                    score = self._field_score(item, name, prop)
+                if score >= 0.5:
+                    scored.append((score, index, name))
+        taken_fields: set[int] = set()
+        taken_names: set[str] = set()
+        by_form: dict[Any, list[tuple[dict[str, Any], str]]] = {}
+        for _score, index, name in sorted(scored, key=lambda s: -s[0]):
+            if index in taken_fields or name in taken_names:
+                continue
+            taken_fields.add(index)
+            taken_names.add(name)
+            item = snap["inputs"][index]
+            by_form.setdefault(item.get("form"), []).append((item, name))
         if not by_form:
             return []
-        return max(by_form.values(), key=len)
+        chosen = max(by_form.values(), key=len)
+        order = {id(item): i for i, item in enumerate(snap["inputs"])}
+        return sorted(chosen, key=lambda pair: order[id(pair[0])])
+
+    def _choose_unmatched(self, snap: dict[str, Any], form: Any, filled: set[int]) -> None:
+        """Selects and radio groups no input names: the option the goal speaks of ("pay by
+        card"), when it is not chosen already."""
+        wanted = self.goal.concepts | concepts(" ".join(self.context.input))
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for item in self._form_inputs(snap, form):
+            if id(item) in filled:
+                continue
+            if item["type"] == "select":
+                options = [o for o in item.get("options") or [] if o["value"]]
+                best = max(options, key=lambda o: len(concepts(o["label"]) & wanted), default=None)
+                if best and not best["selected"] and concepts(best["label"]) & wanted:
+                    self.h.select(
+                        self._target(item),
+                        best["label"],
+                        reasoning=f"The goal speaks of '{best['label']}'.",
+                    )
+            elif item["type"] == "radio":
+                groups.setdefault(item["name"] or item["label"], []).append(item)
+        for radios in groups.values():
+            best = max(radios, key=lambda r: len(concepts(r["label"]) & wanted))
+            if not best.get("checked") and concepts(best["label"]) & wanted:
+                self.h.select(
+                    {"label": best["label"]},
+                    "on",
+                    reasoning=f"The goal speaks of '{best['label']}'.",
+                )
 
     def _fill(self, item: dict[str, Any], name: str) -> None:
         value = self.context.input.get(name)
@@ -951,6 +1112,20 @@ class _Exploration:
             and here.netloc == source.netloc
             and (here.path.startswith(source.path.rstrip("/")) or source.path in ("", "/"))
         )
+
+
+def _entity_name(text: str, match: re.Match[str]) -> str:
+    """What a listing calls an account: the words before its number ("Cabin - Power"), else
+    the words after it."""
+    before = re.sub(
+        r"[\s:#\u2014-]*\b(account|acct|number|no|meter|id)?[\s.:#\u2014-]*$",
+        "",
+        text[: match.start()],
+        flags=re.I,
+    ).strip(" -\u2014:")
+    if before:
+        return before[:200]
+    return text[match.end() :].strip(" -\u2014:")[:200] or match.group(1)
 
 
 def _destructive(text: str) -> bool:

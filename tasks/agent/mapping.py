@@ -76,6 +76,11 @@ PHRASES: dict[str, str] = {
     "zip code": "postcode",
     "postal code": "postcode",
     "card number": "cardnumber",
+    "security code": "cvv",
+    "name on card": "cardholder",
+    "name on the card": "cardholder",
+    "cardholder name": "cardholder",
+    "card holder": "cardholder",
     "credit card": "card",
     "debit card": "card",
     "confirmation number": "confirmation",
@@ -137,6 +142,8 @@ SYNONYMS: list[set[str]] = [
     {"deduction", "deductions", "withholding", "tax", "taxes"},
     {"cancel", "cancellation", "cancelled", "canceled"},
     {"latest", "recent", "newest", "last", "current"},
+    {"expiry", "expiration", "expires", "exp", "expire"},
+    {"cvv", "cvc", "csc", "cvv2"},
 ]
 _CANON: dict[str, str] = {}
 for _group in SYNONYMS:
