@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import Client
 from django.urls import reverse
 
@@ -9,7 +11,7 @@ from tasks.models import Playbook
 from tasks.services import playbook_record
 from tests.console.conftest import World
 
-STEPS = [
+STEPS: list[dict[str, Any]] = [
     {"tool": "goto", "value": "{{source.url}}", "optional": False},
     {"tool": "output", "fields": {}},
 ]
