@@ -285,9 +285,10 @@ class TaskOut(Schema):
 
     @staticmethod
     def resolve_playbook_versions(obj: Task) -> int:
-        if obj._state.adding:
-            return 0
-        return obj.playbooks.count()
+        counted = getattr(obj, "playbook_versions_count", None)  # lists annotate it
+        if counted is not None:
+            return int(counted)
+        return 0 if obj._state.adding else obj.playbooks.count()
 
     @staticmethod
     def resolve_progress(obj: Task) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.db.models import Count
 from ninja import Router, Status
 
 from deck.api.deletion import Deleted, deleted
@@ -57,6 +58,8 @@ def task_list(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     tasks = selectors.task_list(organization=request.auth, agent_id=agent_id, status=status)
+    # One query for the page's playbook counts instead of one per task.
+    tasks = tasks.annotate(playbook_versions_count=Count("playbooks"))
     return paginate(tasks, limit=limit, cursor=cursor)
 
 
