@@ -59,6 +59,14 @@ def test_versions_count_up_only_when_the_steps_change(run):
     ]
 
 
+def test_a_run_that_skipped_the_login_adds_no_version(run):
+    """A run in a session that was already signed in does the same minus the login."""
+    assert playbook_record(run=run, steps=steps()) is not None
+    signed_in = [step for step in steps() if not step.get("optional")]
+    assert playbook_record(run=run, steps=signed_in) is None
+    assert Playbook.objects.count() == 1
+
+
 def test_steps_holding_a_secret_are_refused(run):
     leaky = steps()
     leaky[1]["value"] = "hunter2-secret"
