@@ -209,6 +209,7 @@ class RecordingHarness(Harness):
     def alternatives(self, target: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every locator that finds the element ``target`` finds, in order of preference."""
         target = dict(target)
+        values = self.input_values()
 
         # ``_locate`` is the harness's own resolution, so a kept locator is one the replay's
         # tools will resolve the same way.
@@ -228,6 +229,16 @@ class RecordingHarness(Harness):
             plain = {k: v for k, v in target.items() if k != "nth"}
             if plain not in candidates:
                 candidates.append(plain)
+            # An element named after an input (an account among several) is also found by
+            # that value alone, which is how a run with another input finds its own.
+            for candidate in list(candidates):
+                key = "name" if "role" in candidate else next(iter(candidate))
+                shown = str(candidate.get(key) or "")
+                for value in values:
+                    if key in ("name", "label", "text") and value in shown and value != shown:
+                        candidates.insert(
+                            candidates.index(candidate) + 1, {**candidate, key: value}
+                        )
             verified: list[dict[str, Any]] = []
             for candidate in candidates:
                 for nth in range(4):
@@ -244,19 +255,28 @@ class RecordingHarness(Harness):
             return verified or [target]
 
         found = self.pool.call(lambda: describe(self.page))
-        ranked = sorted(found, key=lambda alt: _rank(alt))
+        source = urlparse(self.context.source_url)
         clean: list[dict[str, Any]] = []
-        for alternative in ranked:
+        for alternative in sorted(found, key=_rank):
             kept: dict[str, Any] | None = {}
             for key, value in alternative.items():
+                if key == "href" and isinstance(value, str):
+                    # The source's own address moves with the deployment; its path does not.
+                    parsed = urlparse(value)
+                    if parsed.netloc == source.netloc:
+                        value = parsed.path + (f"?{parsed.query}" if parsed.query else "")
                 if isinstance(value, str) and key != "role":
                     value = self.parameterise_text(value)
                     if value is None:
                         kept = None
                         break
                 kept[key] = value  # type: ignore[index]
-            if kept:
+            if kept and kept not in clean:
                 clean.append(kept)
+        if any("{{input." in str(alternative) for alternative in clean):
+            # The element was chosen by the run's input (an account, a date): locators that do
+            # not name it (an id, a position) would pick this run's choice for every run.
+            clean = [alternative for alternative in clean if "{{input." in str(alternative)]
         if not clean:
             self.unlearnable = "every locator of an element shows a secret"
         return clean

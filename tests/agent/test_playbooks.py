@@ -13,7 +13,7 @@ from tasks import services
 from tasks.execution import run_execute
 from tasks.models import Playbook, RunStep, Task, TaskRun
 from tasks.runs import run_create
-from tasks.sandbox.accounts import sandbox_primary_login
+from tasks.sandbox.accounts import sandbox_logins, sandbox_primary_login
 from tasks.sandbox.catalog import catalog_template
 from tasks.sandbox.services import sandbox_layout_set
 from tests.api.factories import make_agent
@@ -42,8 +42,8 @@ def brightwater(org, live_server, pool, settings) -> dict[str, Any]:
     return {"task": task, "credential": credential, "login": login, "source": source}
 
 
-def execute(org, fixture: dict[str, Any]) -> TaskRun:
-    account = fixture["login"].accounts[0].number
+def execute(org, fixture: dict[str, Any], *, account: str = "") -> TaskRun:
+    account = account or fixture["login"].accounts[0].number
     run = run_create(
         organization=org,
         task_id=fixture["task"].id,
@@ -127,3 +127,35 @@ def test_learn_replay_heal_and_reset(org, brightwater, api, stranger_api):
     fresh = execute(org, brightwater)
     assert modes(fresh) == {"explore"}
     assert list(Playbook.objects.values_list("version", flat=True)) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_playbook_learned_for_one_input_replays_for_another(org, live_server, pool, settings):
+    """Cascade's account chooser: learned choosing one account, the live replay chooses the
+    account each run's input names (its locators hold ``{{input.account_number}}``)."""
+    settings.DECK_AGENT_PLANNER = ""
+    settings.DECK_AGENT_SCREENSHOTS = False
+    login = next(login for login in sandbox_logins("cascade") if login.multi_account)
+    source = services.source_create(
+        organization=org, name="Cascade", url=f"{live_server.url}/sandbox/cascade/"
+    )
+    credential = services.credential_create(
+        organization=org,
+        source_id=source.id,
+        auth_method="username_password",
+        auth_credentials=login.auth_credentials(),
+    )
+    task = services.task_create(
+        organization=org, agent_id=make_agent(org).id, **TEMPLATE.task_fields()
+    )
+    fixture = {"task": task, "credential": credential, "login": login}
+
+    learned = execute(org, fixture, account=login.accounts[2].number)
+    assert modes(learned) == {"explore"}
+    assert "{{input.account_number}}" in repr(Playbook.objects.get().steps)
+    Task.objects.filter(pk=task.pk).update(status="live")
+    for account in login.accounts[:2]:
+        run = execute(org, fixture, account=account.number)
+        assert modes(run) == {"replay"}
+        assert run.output["account_number"] == account.number
+    assert Playbook.objects.count() == 1
