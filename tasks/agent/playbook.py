@@ -717,8 +717,9 @@ class PlaybookPlanner:
         with RecordingHarness(context) as harness:
             if playbook and playbook.get("steps"):
                 self.mode = REPLAY
+                replay = Replay(harness, playbook)
                 try:
-                    output = Replay(harness, playbook).run()
+                    output = replay.run()
                 except Misfit as misfit:
                     healed_from = int(playbook["version"])
                     context.step(
@@ -735,8 +736,8 @@ class PlaybookPlanner:
                     output = explore(harness)
                     steps = harness.playbook_steps(output)
                 else:
-                    steps = [*harness.recorded, Replay(harness, playbook).mapping]
                     # A faithful replay records nothing new (its steps hash the same).
+                    steps = [*harness.recorded, replay.mapping]
             else:
                 output = explore(harness)
                 steps = harness.playbook_steps(output)
