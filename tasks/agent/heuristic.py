@@ -871,8 +871,15 @@ class _Exploration:
                 if href in self.progress.downloaded:
                     continue
                 self.progress.downloaded.add(href)
+                # By its name and place ("the first 'Download PDF'") rather than its address:
+                # a replay next month wants next month's document.
+                shown = next(
+                    (x for x in snap["links"] if x["href"] == href and x["name"] == link["name"]),
+                    None,
+                )
+                target = _nth(snap["links"], shown) if shown and shown["name"] else {"href": href}
                 captured = self.h.download(
-                    {"href": href}, reasoning=f"Capture the document {link['name'] or href}."
+                    target, reasoning=f"Capture the document {link['name'] or href}."
                 )
                 if captured["content_type"] == "text/csv" or captured["file_name"].endswith(".csv"):
                     table = _csv_table(self.h.downloads[-1]["data"])

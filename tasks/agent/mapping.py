@@ -113,41 +113,42 @@ _PHRASE_RE = re.compile(
     + r")(?![a-z0-9])"
 )
 
-SYNONYMS: list[set[str]] = [
-    {"bill", "billing", "statement", "invoice", "bills"},
-    {"payslip", "payslips", "payroll", "earnings", "salary", "paycheck", "wage"},
-    {"reservation", "booking", "stay", "trip", "reservations", "bookings", "stays", "itinerary"},
-    {"pay", "payment", "paying", "paid", "payments"},
-    {"amount", "total", "sum", "charge", "charges", "cost", "price"},
-    {"balance", "owed", "outstanding"},
-    {"document", "documents", "pdf", "file", "download", "copy", "csv", "export"},
-    {"account", "accounts", "acct"},
-    {"number", "no", "num", "id", "identifier", "ref", "reference"},
-    {"confirmation", "confirmed", "receipt"},
-    {"date", "on", "day", "dated"},
-    {"user", "username", "userid", "login", "email", "member", "customer"},
-    {"password", "passcode", "passphrase", "pin"},
-    {"code", "otp", "onetime", "verification", "token", "authenticator", "2fa", "mfa"},
-    {"upcoming", "future", "next", "scheduled", "current", "active"},
-    {"past", "previous", "history", "historical", "completed", "archive"},
-    {"hotel", "property", "resort", "lodging"},
-    {"guest", "guests", "occupants", "people", "persons"},
-    {"night", "nights"},
-    {"usage", "consumption", "kwh", "therms", "used"},
-    {"name", "title", "nickname", "label"},
-    {"address", "location", "premise", "premises", "site"},
-    {"status", "state"},
-    {"method", "source", "instrument"},
-    {"employer", "company", "organization"},
-    {"deduction", "deductions", "withholding", "tax", "taxes"},
-    {"cancel", "cancellation", "cancelled", "canceled"},
-    {"latest", "recent", "newest", "last", "current"},
-    {"expiry", "expiration", "expires", "exp", "expire"},
-    {"cvv", "cvc", "csc", "cvv2"},
+# Each group folds to its FIRST word (the concept name the code refers to).
+SYNONYMS: list[tuple[str, ...]] = [
+    ("bill", "billing", "statement", "invoice", "bills"),
+    ("payslip", "payslips", "payroll", "earnings", "salary", "paycheck", "wage"),
+    ("reservation", "booking", "stay", "trip", "reservations", "bookings", "stays", "itinerary"),
+    ("pay", "payment", "paying", "paid", "payments"),
+    ("amount", "total", "sum", "charge", "charges", "cost", "price"),
+    ("balance", "owed", "outstanding"),
+    ("document", "documents", "pdf", "file", "download", "copy", "csv", "export"),
+    ("account", "accounts", "acct"),
+    ("number", "no", "num", "id", "identifier", "ref", "reference"),
+    ("confirmation", "confirmed", "receipt", "conf", "confirm"),
+    ("date", "on", "day", "dated"),
+    ("user", "username", "userid", "login", "email", "member", "customer"),
+    ("password", "passcode", "passphrase", "pin"),
+    ("code", "otp", "onetime", "verification", "token", "authenticator", "2fa", "mfa"),
+    ("upcoming", "future", "next", "scheduled", "current", "active"),
+    ("past", "previous", "history", "historical", "completed", "archive"),
+    ("hotel", "property", "resort", "lodging"),
+    ("guest", "guests", "occupants", "people", "persons"),
+    ("night", "nights"),
+    ("usage", "consumption", "kwh", "therms", "used"),
+    ("name", "title", "nickname", "label"),
+    ("address", "location", "premise", "premises", "site"),
+    ("status", "state"),
+    ("method", "source", "instrument"),
+    ("employer", "company", "organization"),
+    ("deduction", "deductions", "withholding", "tax", "taxes"),
+    ("cancel", "cancellation", "cancelled", "canceled"),
+    ("latest", "recent", "newest", "last", "current"),
+    ("expiry", "expiration", "expires", "exp", "expire"),
+    ("cvv", "cvc", "csc", "cvv2"),
 ]
 _CANON: dict[str, str] = {}
 for _group in SYNONYMS:
-    _head = sorted(_group)[0]
+    _head = _group[0]
     for _word in _group:
         _CANON.setdefault(_word, _head)
 
@@ -183,8 +184,10 @@ def words(text: str, *, fold: bool = True) -> list[str]:
 def concepts(text: str, *, fold: bool = True) -> set[str]:
     found = set()
     for word in words(text, fold=fold):
-        if word in STOPWORDS or word == "#":
+        if word in STOPWORDS:
             continue
+        if word == "#":
+            word = "number"
         word = _CANON.get(word) or _CANON.get(_stem(word)) or _stem(word)
         found.add(word)
     return found

@@ -224,3 +224,59 @@ def test_a_missing_chromium_fails_as_browser_unavailable(tmp_path):
     finally:
         pool.close()
     assert (failure.value.type, failure.value.code) == ("api", "browser_unavailable")
+
+
+def _child_reads_a_page(pipe) -> None:
+    import os
+
+    from tasks.agent import browser
+
+    pool = browser.browser_pool()
+    lease = pool.open(key="run_child", session_id=None)
+    pool.call(lambda: lease.page.goto(page_url("<title>child</title>")))
+    pipe.send((browser._pool_pid == os.getpid(), pool.call(lambda: lease.page.title())))
+    pool.release(lease)
+    browser.browser_pool_close()
+
+
+def test_a_forked_worker_launches_its_own_browser(pool):
+    """Celery prefork: the parent's browser thread does not survive the fork; the child
+    starts its own Chromium on first use instead of touching the parent's."""
+    import multiprocessing
+
+    lease = pool.open(key="run_parent", session_id=None)
+    pool.release(lease)
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=_child_reads_a_page, args=(child_end,))
+    child.start()
+    assert parent_end.poll(60)
+    own_pool, title = parent_end.recv()
+    child.join(30)
+    assert child.exitcode == 0
+    assert title == "child"
+    assert own_pool  # created in the child, after the fork
+
+
+@pytest.mark.django_db
+def test_a_run_without_chromium_fails_clearly(org, settings, monkeypatch, tmp_path):
+    from tasks.execution import run_execute
+    from tasks.models import TaskRun
+    from tasks.runs import run_create
+    from tests.api.factories import make_credential, make_task
+
+    settings.DECK_AGENT_PLANNER = ""  # the agent's own planner: heuristic, in a browser
+    missing = BrowserPool(executable_path=str(tmp_path / "no-chromium"), max_contexts=1)
+    monkeypatch.setattr("tasks.agent.harness.browser_pool", lambda: missing)
+    monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
+    run = run_create(
+        organization=org, task_id=make_task(org).id, input={}, credential_id=make_credential(org).id
+    )
+    try:
+        run_execute(run.id)
+    finally:
+        missing.close()
+    failed = TaskRun.objects.get(pk=run.id)
+    assert failed.status == TaskRun.Status.FAILED
+    assert failed.errors[-1]["type"] == "api"
+    assert failed.errors[-1]["code"] == "browser_unavailable"

@@ -30,6 +30,7 @@ from tasks.sandbox.accounts import (
 from tasks.sandbox.catalog import catalog_template, catalog_templates
 from tasks.sandbox.models import Cancellation, Payment
 from tasks.sandbox.records import hotel_reservations, payroll_payslips, utility_bills
+from tasks.sandbox.services import sandbox_layout_set
 from tests.api.test_resources import database_dump
 
 TODAY = date(2026, 3, 18)
@@ -97,10 +98,15 @@ def completed(run: TaskRun) -> dict[str, Any]:
 
 @pytest.fixture
 def portal(org, live_server):
-    def make(slug: str, login: SandboxLogin | None = None) -> Portal:
+    def make(slug: str, login: SandboxLogin | None = None, layout: str = "classic") -> Portal:
+        sandbox_layout_set(slug=slug, layout=layout)
         return Portal(org, live_server.url, slug, login or sandbox_primary_login(slug))
 
     return make
+
+
+# The heuristic knows no site: the same rules work on both layouts of every portal.
+LAYOUTS = pytest.mark.parametrize("layout", ["classic", "redesign"])
 
 
 def expected_bill(slug: str, login: SandboxLogin, account_index: int = 0) -> dict[str, Any]:
@@ -132,9 +138,10 @@ def test_every_template_applies_to_a_tested_portal():
     assert {(t.key, s) for t in catalog_templates() for s in t.sources} == tested
 
 
+@LAYOUTS
 @pytest.mark.parametrize("slug", ["brightwater", "cascade"])
-def test_fetch_latest_bill(portal, slug):
-    site = portal(slug)
+def test_fetch_latest_bill(portal, slug, layout):
+    site = portal(slug, layout=layout)
     run = site.run(site.task("fetch_latest_bill"))
     output = completed(run)
     assert output == expected_bill(slug, site.login)
@@ -151,8 +158,9 @@ def test_fetch_latest_bill(portal, slug):
         assert png.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_list_upcoming_reservations(portal):
-    site = portal("harbor")
+@LAYOUTS
+def test_list_upcoming_reservations(portal, layout):
+    site = portal("harbor", layout=layout)
     output = completed(site.run(site.task("list_upcoming_reservations")))
     upcoming = [r for r in hotel_reservations(site.login) if r.check_in >= TODAY]
     assert upcoming
@@ -171,8 +179,9 @@ def test_list_upcoming_reservations(portal):
     }
 
 
-def test_download_payslips(portal):
-    site = portal("paystream")
+@LAYOUTS
+def test_download_payslips(portal, layout):
+    site = portal("paystream", layout=layout)
     run = site.run(site.task("download_payslips"))
     output = completed(run)
     assert output["payslips"], trace(run)
@@ -202,9 +211,10 @@ CARD = {
 }
 
 
+@LAYOUTS
 @pytest.mark.parametrize("slug", ["brightwater", "cascade"])
-def test_pay_bill_returns_the_confirmation_the_portal_stored(portal, slug):
-    site = portal(slug)
+def test_pay_bill_returns_the_confirmation_the_portal_stored(portal, slug, layout):
+    site = portal(slug, layout=layout)
     run = site.run(site.task("pay_bill"), {"amount": 42.5, **CARD})
     output = completed(run)
     payment = Payment.objects.get(portal=slug)
@@ -221,8 +231,9 @@ def test_pay_bill_returns_the_confirmation_the_portal_stored(portal, slug):
         assert secret not in dump, trace(run)
 
 
-def test_cancel_reservation_returns_the_cancellation_the_portal_stored(portal):
-    site = portal("harbor")
+@LAYOUTS
+def test_cancel_reservation_returns_the_cancellation_the_portal_stored(portal, layout):
+    site = portal("harbor", layout=layout)
     stay = next(r for r in hotel_reservations(site.login) if r.check_in >= TODAY)
     run = site.run(
         site.task("cancel_reservation"), {"confirmation_number": stay.confirmation_number}
@@ -344,3 +355,29 @@ def test_a_rejected_login_marks_the_credential_invalid(portal):
     assert (run.errors[-1]["type"], run.errors[-1]["code"]) == ("source", "auth_invalid")
     site.credential.refresh_from_db()
     assert site.credential.status == "invalid"
+
+
+def test_no_secret_reaches_the_trace_logs_events_or_database(portal, caplog):
+    caplog.set_level("DEBUG")
+    site = portal("brightwater")
+    card = {**CARD, "card_number": "5500 0000 0000 0004", "cardholder_name": "Quinn Secretname"}
+    run = site.run(site.task("pay_bill"), {"amount": 12.34, **card})
+    completed(run)
+    typed = RunStep.objects.filter(run=run, tool="type")
+    secret_steps = [s for s in typed if s.detail["value"] == "[secret]"]
+    # Password, one-time code, card number, CVV and cardholder name: masked, screenshotted.
+    assert len(secret_steps) == 5, trace(run)
+    assert all(s.screenshot for s in secret_steps)
+    login = site.login
+    secrets = [
+        login.password,
+        login.totp_secret,
+        "5500 0000 0000 0004",
+        "5500000000000004",
+        "Quinn Secretname",
+    ]
+    dump = database_dump()
+    for secret in secrets:
+        assert secret not in dump
+        assert secret not in caplog.text
+    assert not [s for s in typed if s.detail["value"] == card["card_cvv"]]
