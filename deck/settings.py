@@ -358,6 +358,7 @@ CELERY_BEAT_SCHEDULE["purge-storage"] = {
     "task": "storage.jobs.purge_expired_storage",
     "schedule": timedelta(hours=1),
 }
+
 # The sandbox portals date their bills, stays and payslips from today (UTC); a demo or a
 # benchmark may pin the day (ISO date) so that every record stays put.
 _sandbox_today = env_str("DECK_SANDBOX_TODAY")

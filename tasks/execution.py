@@ -22,13 +22,13 @@ from jsonschema import Draft202012Validator
 from deck.redaction import mask_values, redact, redact_data, register_secret, secret_strings
 from deck.vault.services import vault_reveal
 from storage.schemas import storage_summary
-from storage.selectors import run_extraction_failures, runs_awaiting_scans
-from storage.services import (
-    run_attachments,
-    run_extraction_execute,
+from storage.selectors import (
+    run_awaits_scans,
+    run_extraction_failures,
     run_is_extraction,
-    storage_capture,
+    runs_awaiting_scans,
 )
+from storage.services import run_attachments, run_extraction_execute, storage_capture
 from tasks.agent.runtime import (
     AgentFailure,
     InteractionNeeded,
@@ -77,7 +77,7 @@ def run_claim(run_id: str) -> TaskRun | str | None:
     now = timezone.now()
     with transaction.atomic():
         run = TaskRun.objects.select_related("task").filter(pk=run_id).first()
-        if run is None or run.status != S.QUEUED:
+        if run is None or run.status != S.QUEUED or run_awaits_scans(run_id=run_id):
             return None
         if run.credential_id:
             # The credential row lock serializes claims on one credential across workers.

@@ -33,6 +33,7 @@ from storage.inputs import (
 from storage.models import StorageItem
 from storage.selectors import run_awaits_scans
 from tasks import selectors
+from tasks.definitions import file_inputs
 from tasks.errors import (
     InvalidInput,
     InvalidInputs,
@@ -118,6 +119,7 @@ def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
     is a secret, so its message names the rule broken instead.
     """
     tokenized = set(schema.get("tokenized") or [])
+    files = set(file_inputs(schema))
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
@@ -130,6 +132,13 @@ def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
         message = error.message
         if error.absolute_path and error.absolute_path[0] in tokenized:
             message = f"the value does not satisfy {error.validator!r} (value withheld: tokenized)"
+        elif (
+            error.absolute_path
+            and error.absolute_path[0] in files
+            and error.validator != "required"
+        ):
+            # A file's message would quote its (megabytes of) base64.
+            message = f"the file does not satisfy {error.validator!r}"
         errors.append(InvalidInput(f"{path}: {message}", field=path))
     return errors
 

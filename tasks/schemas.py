@@ -366,7 +366,9 @@ class RunCreateIn(Strict):
     source_id: str | None = None
     session_id: str | None = None
     entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
-        None, max_length=1000
+        None,
+        max_length=1000,
+        description="Scope the run to these entities (ent_…) of the run's credential.",
     )
     input: JsonObject = Field(default_factory=dict)
 
@@ -416,7 +418,7 @@ class TaskRunOut(Schema):
     source_id: str
     session_id: str | None
     workflow_id: str | None
-    entity_ids: list[str]
+    entity_ids: list[str] = Field(description="The entities the run is scoped to.")
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
     tokenized: list[str]

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
@@ -36,21 +37,19 @@ MAX_OUTPUT_ATTEMPTS = 3  # finish calls refused for not matching output_schema
 MAX_IDLE_TURNS = 3  # turns in a row without a tool call
 MAX_FAILED_ACTIONS = 8  # tool calls in a row that could not act on the page
 
+# Described once, briefly: it is repeated in every tool that takes a target (the guidance
+# explains targets at length).
 _TARGET = {
     "type": "object",
-    "description": (
-        "An element, described the way a person would. Give ONE way, best first: "
-        '{"role": "button", "name": "Sign in"}, {"label": "Email"}, {"text": "Billing history"}, '
-        '{"href": "/bills/2025-01.pdf"}, or as a last resort {"css": "form#pay button"}. '
-        '"nth" (0-based) picks among several matches.'
-    ),
+    "description": 'One of {"role","name"} | {"label"} | {"text"} | {"href"} | {"css"}; '
+    '"nth" picks among matches.',
     "properties": {
-        "role": {"type": "string", "description": "ARIA role: button, link, textbox …"},
-        "name": {"type": "string", "description": "Accessible name, with role."},
-        "label": {"type": "string", "description": "A form control's label or placeholder."},
-        "text": {"type": "string", "description": "Visible text."},
-        "href": {"type": "string", "description": "A link's address."},
-        "css": {"type": "string", "description": "CSS selector (last resort)."},
+        "role": {"type": "string"},
+        "name": {"type": "string"},
+        "label": {"type": "string"},
+        "text": {"type": "string"},
+        "href": {"type": "string"},
+        "css": {"type": "string"},
         "nth": {"type": "integer", "minimum": 0},
     },
     "additionalProperties": False,
@@ -212,9 +211,11 @@ How to work:
 - Each turn you get a snapshot of the current page (URL, headings, alerts, form inputs with \
 their labels, buttons, links, tables, label/value pairs, text). Act on what it shows; never \
 invent elements.
-- Describe targets the way a person would: {"label": "Email"} for a form field, \
-{"role": "button", "name": "Sign in"} for a button, {"text": "Bills"} or \
-{"role": "link", "name": "Bills"} for a link.
+- Describe targets the way a person would, best first: {"label": "Email"} for a form field, \
+{"role": "button", "name": "Sign in"} for a button (role is the ARIA role: button, link, \
+textbox, checkbox …), {"text": "Bills"} or {"role": "link", "name": "Bills"} for a link, \
+{"href": "/bills/2025-01.pdf"} for a link by its address, {"css": "form#pay button"} only as \
+a last resort; add "nth" (0-based) to pick among several matches.
 - You never see secrets. Type them with placeholders the harness fills in: \
 {{credential.username}}, {{credential.password}}, {{credential.totp}} (the current one-time \
 code), {{credential.<field>}}, {{input.<name>}} and, after ask_user, {{answer.<field>}}.
@@ -378,10 +379,16 @@ class _Conversation:
         self.typed_password = False
         self.refused_outputs = 0
         self.failed_actions = 0
+        self.tokens = 0  # as the endpoint reports them (usage.total_tokens)
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        # One connection for the whole conversation: no new TLS handshake every turn.
+        with httpx.Client(follow_redirects=False) as self.http:
+            return self._converse()
+
+    def _converse(self) -> dict[str, Any]:
         if self.harness.url in ("", "about:blank"):
             self.harness.goto("{{source.url}}", reasoning="Open the site.")
         self.messages = [
@@ -389,10 +396,17 @@ class _Conversation:
             {"role": "user", "content": task_message(self.harness)},
         ]
         idle = 0
-        for _turn in range(self.max_turns):
+        for turn in range(1, self.max_turns + 1):
             self.context.checkpoint()
             self._show_page()
             reply = self._ask_model()
+            self.tokens += int(reply.usage.get("total_tokens") or 0)
+            logger.debug(
+                "Run %s: model turn %d asks for %s",
+                self.context.run_id,
+                turn,
+                ", ".join(call.name for call in reply.tool_calls) or "nothing",
+            )
             self.messages.append(reply.message)
             if not reply.tool_calls:
                 idle += 1
@@ -413,6 +427,12 @@ class _Conversation:
             idle = 0
             self._perform(reply)
             if self.output is not None:
+                logger.info(
+                    "Run %s: the model finished in %d turns (%d tokens)",
+                    self.context.run_id,
+                    turn,
+                    self.tokens,
+                )
                 return self.output
         raise AgentFailure(
             f"The model used its {self.max_turns} turns (DECK_LLM_MAX_STEPS) without finishing.",
@@ -443,7 +463,7 @@ class _Conversation:
             {key: value for key, value in message.items() if not key.startswith("deck_")}
             for message in self.messages
         ]
-        reply = chat(self.llm, self._masked(outgoing), self.tools)
+        reply = chat(self.llm, self._masked(outgoing), self.tools, client=self.http)
         self.sent = len(self.messages)
         return reply
 
