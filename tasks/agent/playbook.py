@@ -364,18 +364,25 @@ class RecordingHarness(Harness):
     def ask_user(
         self, *, type: str, message: str, fields: list[dict[str, Any]], reasoning: str = ""
     ) -> dict[str, Any]:
+        expect = self.page_path()
         answer = super().ask_user(type=type, message=message, fields=fields, reasoning=reasoning)
         if not self.replaying:
             question = {"type": type, "message": message, "fields": [dict(f) for f in fields]}
             if self._secrets_in(str(question)):
                 self.unlearnable = "an interaction's question shows a secret"
-            self._commit({"tool": "ask_user", "target": question, "optional": True})
+            self._commit(
+                {"tool": "ask_user", "target": question, "expect": expect, "optional": True}
+            )
         return answer
 
     # -- the playbook -----------------------------------------------------------------
 
     def playbook_steps(self, output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The run's steps and its output mapping, or None when they cannot be learned."""
+        if self.context.answers and self.reused:
+            # This execution resumed after a pause, on the page the pause left open: what it
+            # did is the end of the run only, and a replay of the end alone would not fit.
+            self.unlearnable = "the run resumed mid-flow after an interaction"
         if self.unlearnable or not self.recorded:
             if self.unlearnable:
                 logger.info("Run %s is not learnable: %s", self.context.run_id, self.unlearnable)
@@ -620,6 +627,14 @@ class Replay:
                 self._act(index, lambda: self.h.goto(str(step["value"]), reasoning=reasoning))
             elif tool == "ask_user":
                 question = dict(step.get("target") or {})
+                expected = step.get("expect")
+                if expected and self.h.page_path() != expected:
+                    # Asked on a page this run is not on (signed in already, or not yet at
+                    # the challenge): asking now would pause for nothing.
+                    if not step.get("optional"):
+                        raise Misfit(index, f"Expected the page {expected} to ask the user.")
+                    self.h.recorded.append(dict(step))
+                    return
                 self.h.ask_user(
                     type=question["type"],
                     message=question["message"],
