@@ -8,6 +8,7 @@ through ``context.step(tool, detail, reasoning=, duration_ms=, screenshot=)``.
 Tools
 -----
 ``goto(url)``, ``click(target)``, ``type(target, value)``, ``select(target, value)``,
+``press(target, key)``,
 ``upload(target, field)``, ``download(target)``, ``read_page()``, ``extract_table(target=None)``,
 ``screenshot()``, ``ask_user(type=, message=, fields=)``, ``finish(output)``,
 ``fail(message, code=)``. Every tool takes ``reasoning=`` (shown in the trace).
@@ -46,6 +47,7 @@ each a dict with exactly the keys ``tool``, ``target``, ``value``:
     {"tool": "click",    "target": {<target>},  "value": None}
     {"tool": "type",     "target": {<target>},  "value": "{{credential.password}}" | "literal"}
     {"tool": "select",   "target": {<target>},  "value": "{{input.account}}" | "literal"}
+    {"tool": "press",    "target": {<target>},  "value": "Enter"}
     {"tool": "upload",   "target": {<target>},  "value": "{{attachment.<field>}}"}
     {"tool": "download", "target": {<target>},  "value": None}
     {"tool": "ask_user", "target": {"type": ..., "message": ..., "fields": [...]}, "value": None}
@@ -102,7 +104,7 @@ SECRET = "[secret]"
 SNAPSHOT_JS = (Path(__file__).with_name("snapshot.js")).read_text()
 PLACEHOLDER = re.compile(r"\{\{\s*(credential|input|answer|source|attachment)\.([^{}]+?)\s*\}\}")
 RETRIES = 3
-RECORDED_TOOLS = ("goto", "click", "type", "select", "upload", "download", "ask_user")
+RECORDED_TOOLS = ("goto", "click", "type", "select", "press", "upload", "download", "ask_user")
 
 MASK_JS = """(secrets) => {
   const style = document.createElement('style');
@@ -597,6 +599,22 @@ class Harness:
 
             self._attempt(act)
 
+    def press(self, target: Mapping[str, Any], key: str, *, reasoning: str = "") -> None:
+        """Press a key in an element ("Enter" submits a form that has no button)."""
+        target = dict(target)
+        with self._step(
+            "press",
+            {"target": target, "key": key},
+            reasoning=reasoning,
+            action={"tool": "press", "target": target, "value": key},
+        ):
+
+            def act(page: Any) -> None:
+                self._locate(page, target).press(key)
+                self._settle(page)
+
+            self._attempt(act)
+
     def upload(self, target: Mapping[str, Any], field: str, *, reasoning: str = "") -> None:
         target = dict(target)
         attachment = self.context.attachments.get(field)
@@ -774,6 +792,8 @@ class Harness:
             return self.type(target or {}, str(value), reasoning=reasoning)
         if tool == "select":
             return self.select(target or {}, str(value), reasoning=reasoning)
+        if tool == "press":
+            return self.press(target or {}, str(value), reasoning=reasoning)
         if tool == "upload":
             match = PLACEHOLDER.fullmatch(str(value))
             field = match.group(2) if match else str(value)

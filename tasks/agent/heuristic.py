@@ -291,9 +291,11 @@ class _Exploration:
         if ranked:
             self.h.click(_nth(snap["buttons"], ranked[0]), reasoning=reasoning)
             return
-        field_ = self._form_inputs(snap, form)
-        if field_:
-            self.h.on_page(lambda page: page.keyboard.press("Enter"))
+        fields = [
+            i for i in self._form_inputs(snap, form) if i["type"] not in ("radio", "checkbox")
+        ]
+        if fields:
+            self.h.press(self._target(fields[-1]), "Enter", reasoning=reasoning)
             return
         raise ActionFailed("The form has no button to submit it.")
 
@@ -455,6 +457,8 @@ class _Exploration:
         """A question between sign-in and the site ("Remember this device?"): decline what
         would change settings, else go on."""
         buttons = [b for b in snap["buttons"] if b.get("form") is not None and b["name"]]
+        if not buttons:
+            self.h.fail("A prompt after signing in offers no button to go on.", code="agent_stuck")
         choice = next((b for b in buttons if DECLINE_WORDS.search(b["name"])), None)
         choice = choice or next((b for b in buttons if SUBMIT_WORDS.search(b["name"])), buttons[0])
         self.h.click(

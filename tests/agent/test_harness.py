@@ -280,3 +280,16 @@ def test_a_run_without_chromium_fails_clearly(org, settings, monkeypatch, tmp_pa
     assert failed.status == TaskRun.Status.FAILED
     assert failed.errors[-1]["type"] == "api"
     assert failed.errors[-1]["code"] == "browser_unavailable"
+
+
+def test_press_submits_a_form_without_a_button(harness):
+    harness.goto(
+        page_url(
+            "<form onsubmit=\"event.preventDefault(); document.title = 'sent'\">"
+            "<label>Search <input name=q></label></form>"
+        )
+    )
+    harness.type({"label": "Search"}, "bills")
+    harness.press({"label": "Search"}, "Enter")
+    assert harness.snapshot()["title"] == "sent"
+    assert harness.actions[-1] == {"tool": "press", "target": {"label": "Search"}, "value": "Enter"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlparse
 
 import pytest
 from django.test import Client
@@ -399,3 +400,23 @@ def test_dashboard_counts_and_recent_failures(member: Client, org, world: World)
     content = response.content.decode()
     assert f'href="{_run_url(failing.run)}"' in content
     assert "task/card_declined" in content
+
+
+def test_the_screenshots_tab_shows_each_step_png(member: Client, world: World, settings, tmp_path):
+    from tasks.execution import _step_recorder
+
+    settings.MEDIA_ROOT = tmp_path
+    TaskRun.objects.filter(pk=world.run.pk).update(status=TaskRun.Status.RUNNING)
+    step = _step_recorder(world.run)
+    step(
+        "click", {"target": {"text": "Bills"}}, reasoning="Open the bills.", screenshot=b"\x89PNG1"
+    )
+    page = member.get(
+        _run_url(world.run), {"tab": "screenshots"}, headers={**HX, "HX-Target": "run-tab"}
+    ).content.decode()
+    assert "Open the bills." in page
+    link = page.split('<img src="')[1].split('"')[0].replace("&amp;", "&")
+    assert "/files/" in link
+    served = member.get(urlparse(link).path)
+    assert served.status_code == 200
+    assert served.getvalue() == b"\x89PNG1"
