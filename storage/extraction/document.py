@@ -172,7 +172,13 @@ class DocumentBuilder:
 
     def _cell(self, page: int, segment: Segment) -> Cell:
         line = self._line_of(segment)
-        return Cell(segment.text, page, segment.start, segment.end, line.text if line else "")
+        return Cell(
+            segment.text,
+            line.page if line else page,
+            segment.start,
+            segment.end,
+            line.text if line else "",
+        )
 
     def build(self) -> Document:
         text = "\n".join(line.text for line in self.lines)
@@ -213,9 +219,11 @@ def is_label(text: str, locale: Locale = US) -> bool:
     if find_dates(stripped, locale) or re.search(r"[$€£¥]", stripped):
         return False
     digits = sum(char.isdigit() for char in stripped)
+    letters = sum(char.isalpha() for char in stripped)
     # "Account No." is a label; "Thank you for your business." is a sentence.
     sentence = stripped.endswith(".") and len(stripped.split()) > 3
-    return digits <= 2 and not sentence
+    # "Energy charge (760 kWh)" still reads as a label; "INV-20931" does not.
+    return (digits <= 2 or letters >= 2 * digits) and not sentence
 
 
 def _valueish(text: str, locale: Locale) -> bool:
@@ -398,6 +406,25 @@ def _row(segments: list[Segment], header: list[Segment]) -> list[Segment | None]
     return row
 
 
+# A page's running header (logo, "Page 2 of 3", the account) is at most this many lines.
+_PAGE_HEADER_LINES = 8
+
+
+def _resume(lines: list[Line], cursor: int, header: list[Segment]) -> int | None:
+    """The first row of the table's continuation on the page starting at ``cursor``
+    (skipping the page's header and a repeated column header), or None."""
+    page = lines[cursor].page
+    header_texts = [segment.text for segment in header]
+    for index in range(cursor, min(len(lines), cursor + _PAGE_HEADER_LINES)):
+        if lines[index].page != page:
+            return None
+        if [segment.text for segment in lines[index].segments] == header_texts:
+            return index + 1 if index + 1 < len(lines) else None
+        if _row(lines[index].segments, header) is not None:
+            return index
+    return None
+
+
 def _wrapped(
     lines: list[Line], cursor: int, header: list[Segment], previous: list[Segment | None]
 ) -> bool:
@@ -439,7 +466,13 @@ def detect_tables(lines: list[Line], builder: DocumentBuilder) -> list[Table]:
             continue
         rows: list[list[Segment | None]] = []
         cursor = index + 1
-        while cursor < len(lines) and lines[cursor].page == header_line.page:
+        while cursor < len(lines):
+            if lines[cursor].page != lines[cursor - 1].page:
+                # A new page: the table goes on below its page header, if its rows do.
+                resumed = _resume(lines, cursor, header) if rows else None
+                if resumed is None:
+                    break
+                cursor = resumed
             row = _row(lines[cursor].segments, header)
             if row is None and rows:
                 # A description wrapped onto the next line: part of the row above, when the

@@ -417,8 +417,13 @@ def phrases_for(name: str, description: str = "", parents: tuple[str, ...] = ())
             if own >= 1:
                 for phrase in group:
                     add(phrase.words, phrase.weight)
+    # "employee_name" is printed "Employee"; "vendor_name" "Vendor".
+    if len(base) > 1 and base[-1] == "name":
+        add(base[:-1], 0.8)
     if description:
         described = tokens(description)
+        if 0 < len(described) <= 4:
+            add(described, 0.9)  # a short description is the printed label itself
         for group in _groups():
             for phrase in group:
                 if (

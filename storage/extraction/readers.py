@@ -547,6 +547,20 @@ class _HtmlReader(HTMLParser):
                 self.heading = ""
         else:
             self._close_segment()
+            if tag == "input":
+                self._input(dict(attrs))
+
+    def _input(self, attrs: dict[str, str | None]) -> None:
+        """A read-only form field shows its value like text; passwords are never read."""
+        kind = (attrs.get("type") or "text").lower()
+        value = (attrs.get("value") or "").strip()
+        if not value or kind not in {"text", "email", "tel", "number", "date", "search", "url"}:
+            return
+        if self.cell is not None:
+            self.cell.append(f" {value} ")
+        else:
+            self.current.append(value)
+            self._close_segment()
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:

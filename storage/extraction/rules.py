@@ -21,6 +21,7 @@ from jsonschema.validators import validator_for
 
 from storage.extraction.document import Cell, Document, KeyValue, Line, Table, is_label
 from storage.extraction.labels import (
+    ROLE_WORDS,
     Phrase,
     name_phrase,
     names_other_concept,
@@ -574,6 +575,8 @@ class Filler:
     def _issuer(self) -> Found | None:
         """The company issuing the document: the first name-like text at its top."""
         document = self.document
+        if document.kind == "csv":
+            return None  # a CSV's first cell is a column name, never a letterhead
         if document.title:
             for line in document.lines[:10]:
                 if document.title in line.text:
@@ -627,12 +630,21 @@ class Filler:
     def _period(
         self, name: str, prop: dict[str, Any], path: tuple[str, ...], parents: tuple[str, ...]
     ) -> dict[str, Any]:
-        """A period object (start/end dates, a day count) from "Jan 5, 2026 - Feb 4, 2026"."""
+        """A period object (start/end dates, a day count) from "Jan 5, 2026 - Feb 4, 2026",
+        or from two labelled dates ("Service from" / "Service to")."""
         properties: dict[str, Any] = prop.get("properties") or {}
         starts = [k for k, v in properties.items() if _is_date_field(k, v) and _role(k) == "start"]
         ends = [k for k, v in properties.items() if _is_date_field(k, v) and _role(k) == "end"]
         if not starts or not ends:
             return {}
+        days = next(
+            (
+                k
+                for k, v in properties.items()
+                if schema_type(v) == "integer" and "days" in name_phrase(k)
+            ),
+            None,
+        )
         phrases = self._phrases(name, prop, parents)
         labelled = [key_value for _, key_value in self.candidates(phrases)]
         for key_value in labelled + self._sole_period():
@@ -651,41 +663,102 @@ class Filler:
             for key, value in ((starts[0], start), (ends[0], end)):
                 found.value = value.isoformat()
                 result[key] = self._record((*path, key), found)
-            days = next(
-                (
-                    k
-                    for k, v in properties.items()
-                    if schema_type(v) == "integer" and "days" in name_phrase(k)
-                ),
-                None,
-            )
             if days is not None:
-                stated = re.search(r"\b(\d{1,3})\s*days?\b", key_value.line, re.I)
-                if stated:
-                    count = int(stated.group(1))
-                    offset = key_value.line.find(stated.group(0))
-                    line = self.document.line_at(key_value.start)
-                    base = line.start if line else key_value.start
-                    result[days] = self._record(
-                        (*path, days),
-                        Found(
-                            count,
-                            key_value.page,
-                            key_value.line,
-                            base + offset,
-                            base + offset + len(stated.group(0)),
-                        ),
-                    )
-                else:
-                    other = self.value(days, properties[days], (*path, days), (*parents, name))
-                    if other is None:
-                        # Not printed: the number of days between the two dates.
-                        found.value = (end - start).days
-                        found.derived = True
-                        other = self._record((*path, days), found)
-                    result[days] = other
+                result[days] = self._days(
+                    days, properties[days], path, (*parents, name), key_value, found, start, end
+                )
             return result
-        return {}
+        return self._period_ends(name, phrases, path, parents, starts[0], ends[0], days, prop)
+
+    def _period_ends(
+        self,
+        name: str,
+        phrases: list[Phrase],
+        path: tuple[str, ...],
+        parents: tuple[str, ...],
+        start_key: str,
+        end_key: str,
+        days: str | None,
+        prop: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Start and end printed apart: labels naming the period plus a role word."""
+        bare = [
+            Phrase(stripped, phrase.weight)
+            for phrase in phrases
+            if (stripped := tuple(w for w in phrase.words if w not in ROLE_WORDS))
+        ]
+        ends: dict[str, tuple[datetime.date, KeyValue, int, int]] = {}
+        for key_value in self.document.key_values:
+            words = tokens(key_value.label)
+            role = (
+                "start" if set(words) & _START_WORDS else "end" if set(words) & _END_WORDS else None
+            )
+            rest = tuple(word for word in words if word not in ROLE_WORDS)
+            if role is None or role in ends or score(rest, bare) < 0.6:
+                continue
+            found = parse_date(key_value.value, self.document.locale)
+            if found is not None:
+                ends[role] = (found[0], key_value, found[1], found[2])
+        if set(ends) != {"start", "end"}:
+            return {}
+        result: dict[str, Any] = {}
+        for key, role in ((start_key, "start"), (end_key, "end")):
+            value, key_value, span_start, span_end = ends[role]
+            result[key] = self._record(
+                (*path, key),
+                Found(
+                    value.isoformat(),
+                    key_value.page,
+                    key_value.line,
+                    key_value.start + span_start,
+                    key_value.start + span_end,
+                ),
+            )
+        if days is not None:
+            start, start_kv, s0, s1 = ends["start"]
+            end, _, _, _ = ends["end"]
+            anchor = Found(
+                None, start_kv.page, start_kv.line, start_kv.start + s0, start_kv.start + s1
+            )
+            properties: dict[str, Any] = prop.get("properties") or {}
+            result[days] = self._days(
+                days, properties[days], path, (*parents, name), start_kv, anchor, start, end
+            )
+        return result
+
+    def _days(
+        self,
+        days: str,
+        prop: dict[str, Any],
+        path: tuple[str, ...],
+        parents: tuple[str, ...],
+        key_value: KeyValue,
+        found: Found,
+        start: datetime.date,
+        end: datetime.date,
+    ) -> Any:
+        """The period's day count: printed beside it ("(30 days)"), labelled, or computed."""
+        stated = re.search(r"\b(\d{1,3})\s*days?\b", key_value.line, re.I)
+        if stated:
+            offset = key_value.line.find(stated.group(0))
+            line = self.document.line_at(key_value.start)
+            base = line.start if line else key_value.start
+            return self._record(
+                (*path, days),
+                Found(
+                    int(stated.group(1)),
+                    key_value.page,
+                    key_value.line,
+                    base + offset,
+                    base + offset + len(stated.group(0)),
+                ),
+            )
+        other = self.value(days, prop, (*path, days), parents)
+        if other is not None:
+            return other
+        # Not printed: the number of days between the two dates.
+        derived = Found((end - start).days, found.page, found.line, found.start, found.end, True)
+        return self._record((*path, days), derived)
 
     def _sole_period(self) -> list[KeyValue]:
         """The document's only date range, whatever labels it ("For service", a sentence)."""
@@ -792,7 +865,15 @@ class Filler:
             if best is None or total > best[0]:
                 best = (total, [(table, mapping)])
         if best is None:
-            return None
+            # No table with a header: the longest run of "label  amount" lines (a charges
+            # section) read as description/amount rows.
+            run = self._amount_run()
+            if run is None:
+                return None
+            mapping, _ = _map_columns(run, properties, name)
+            if not mapping:
+                return None
+            best = (-1.0, [(run, mapping)])
         items_out: list[Any] = []
         for table, mapping in best[1]:
             running = 0.0
@@ -811,7 +892,50 @@ class Filler:
                     item[key] = self._cell(key, child, cell, (*item_path, key))
                 if any(value is not None for value in item.values()):
                     items_out.append(item)
+        if best[0] < 0 and len(items_out) < 2:
+            return None  # totals (subtotal, tax, total) and one stray line are not a list
         return items_out
+
+    def _amount_run(self) -> Table | None:
+        """Consecutive lines each holding a label and a money amount, as a two-column table."""
+        by_line: dict[int, KeyValue] = {}
+        for key_value in self.document.key_values:
+            if key_value.kind not in {"column", "inline"}:
+                continue
+            amount = parse_amount(key_value.value, self.document.locale)
+            line = self.document.line_at(key_value.start)
+            if amount is None or line is None or not (amount.currency or amount.has_decimals):
+                continue
+            by_line.setdefault(line.index, key_value)
+        runs: list[list[KeyValue]] = []
+        for index in sorted(by_line):
+            key_value = by_line[index]
+            previous = runs[-1][-1] if runs else None
+            if (
+                previous is not None
+                and index - 1 in by_line
+                and by_line[index - 1] is previous
+                and previous.page == key_value.page
+            ):
+                runs[-1].append(key_value)
+            else:
+                runs.append([key_value])
+        longest = max(runs, key=len, default=[])
+        if len(longest) < 2:
+            return None
+        first = longest[0]
+        header = [
+            Cell("Description", first.page, first.label_start, first.label_start, first.line),
+            Cell("Amount", first.page, first.start, first.start, first.line),
+        ]
+        rows: list[list[Cell | None]] = [
+            [
+                Cell(kv.label, kv.page, kv.label_start, kv.label_start + len(kv.label), kv.line),
+                Cell(kv.value, kv.page, kv.start, kv.end, kv.line),
+            ]
+            for kv in longest
+        ]
+        return Table(page=first.page, header=header, rows=rows)
 
     def _totals_row(self, texts: list[str], running: float, items: int) -> bool:
         """A subtotal/tax/total line printed inside or under the table, not an item.
@@ -900,7 +1024,7 @@ def _totals_phrases() -> list[Phrase]:
         phrase
         for name in ("amount_due", "total_amount", "subtotal", "tax")
         for phrase in phrases_for(name)
-        if phrase.weight >= 0.9
+        if phrase.weight >= 0.8  # "Please pay" ends a receipt; "Balance" alone may not
     ]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import shutil
 from typing import Any
 
@@ -688,3 +689,110 @@ def test_wrapped_descriptions_stay_in_their_row():
     ]
     assert result.data["total_amount"] == 374.49
     assert result.provenance["line_items/0/description"]["text"].startswith("Ergonomic chair")
+
+
+def test_html_form_fields_show_their_values_but_never_passwords():
+    html = b"""<html><body><h1>Brightwater Portal</h1><form>
+    <label for="acct">Account number</label> <input id="acct" value="BW-55012" readonly>
+    <label>Password</label> <input type="password" value="hunter2-secret">
+    <label>Due date</label> <input type="date" value="2026-05-01">
+    </form></body></html>"""
+    result = run(html, "portal.html", "text/html", None)
+    assert result.data["fields"]["Account number"] == "BW-55012"
+    assert result.data["fields"]["Due date"] == "2026-05-01"
+    assert "hunter2-secret" not in json.dumps(result.data)
+
+
+def test_command_line_prints_the_extraction(tmp_path, capsys):
+    from storage.extraction.__main__ import main
+
+    bill = tmp_path / "bill.pdf"
+    bill.write_bytes(documents.utility_bill())
+    schema = json.dumps({"type": "object", "properties": {"amount_due": {"type": "number"}}})
+    assert main([str(bill), "--schema", schema]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert output["data"] == {"amount_due": 8247.41}
+    assert output["provenance"]["amount_due"]["page"] == 1
+
+    assert main([str(bill), "--text"]) == 0
+    assert "Balance Due  $8,247.41" in capsys.readouterr().out
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 nothing")
+    assert main([str(broken)]) == 1
+    assert "extraction failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("repeat_header", [False, True])
+def test_table_continues_on_the_next_page(repeat_header):
+    items = [(f"Service visit {n}", f"${100 + n}.00") for n in range(1, 8)]
+
+    def header(c, y):
+        c.drawString(72, y, "Description")
+        c.drawRightString(540, y, "Amount")
+
+    def rows(c, chunk, y):
+        for name, amount in chunk:
+            y -= 16
+            c.drawString(72, y, name)
+            c.drawRightString(540, y, amount)
+        return y
+
+    def first(c):
+        c.setFont("Helvetica-Bold", 16)
+        c.drawString(72, 730, "Pioneer Waste Services")
+        c.setFont("Helvetica", 10)
+        c.drawString(72, 700, "Invoice number: PW-3301")
+        header(c, 660)
+        rows(c, items[:4], 660)
+
+    def second(c):
+        c.setFont("Helvetica", 9)
+        c.drawString(72, 750, "Pioneer Waste Services - Invoice PW-3301 - page 2 of 2")
+        c.setFont("Helvetica", 10)
+        y = 720
+        if repeat_header:
+            header(c, y)
+        y = rows(c, items[4:], y)
+        c.drawString(360, y - 30, "Total:")
+        c.drawRightString(540, y - 30, "$728.00")
+
+    result = run(documents.pdf(first, second), "inv.pdf", "application/pdf", INVOICE_SCHEMA)
+    assert [item["amount"] for item in result.data["line_items"]] == [
+        101.0,
+        102.0,
+        103.0,
+        104.0,
+        105.0,
+        106.0,
+        107.0,
+    ]
+    assert result.provenance["line_items/6/amount"]["page"] == 2
+    assert result.provenance["line_items/0/amount"]["page"] == 1
+    assert result.data["total_amount"] == 728.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        documents.utility_bill,
+        documents.invoice_with_table,
+        documents.statement_labels_above,
+        documents.two_column_receipt,
+        documents.european_invoice,
+        documents.two_page_statement,
+    ],
+)
+def test_every_provenance_span_lies_in_its_line(make):
+    from storage.extraction.readers import read
+
+    data = make()
+    text = read(data, "doc.pdf", "application/pdf").text
+    for schema in (BILL_SCHEMA, INVOICE_SCHEMA):
+        result = run(data, "doc.pdf", "application/pdf", schema)
+        assert result.provenance
+        for path, record in result.provenance.items():
+            start, end = record["span"]
+            assert 0 <= start <= end <= len(text), path
+            if "\n" not in text[start:end]:
+                assert text[start:end] in record["text"], (path, record)
