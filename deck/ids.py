@@ -75,3 +75,7 @@ def new_entity_id() -> str:
 
 def new_storage_id() -> str:
     return new_id("stor")
+
+
+def new_playbook_id() -> str:
+    return new_id("pbk")

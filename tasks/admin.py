@@ -3,7 +3,17 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from tasks.models import Agent, Credential, Entity, RunStep, Session, Source, Task, TaskRun
+from tasks.models import (
+    Agent,
+    Credential,
+    Entity,
+    Playbook,
+    RunStep,
+    Session,
+    Source,
+    Task,
+    TaskRun,
+)
 
 
 @admin.register(Agent)
@@ -158,6 +168,22 @@ class TaskRunAdmin(admin.ModelAdmin):
             for field in TaskRun._meta.fields
             if field.name not in {"input_tokens", "interaction_answers"}
         ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(admin.ModelAdmin):
+    """Playbooks are recorded by successful runs and discarded by a reset; the admin reads
+    them (and may delete one, which makes the next run explore)."""
+
+    list_display = ["id", "task", "source", "version", "healed_from_version", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["id", "task__id", "task__name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in Playbook._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

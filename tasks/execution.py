@@ -47,6 +47,7 @@ from tasks.runs import (
     sessions_end_idle,
     task_record_success,
 )
+from tasks.selectors import playbook_latest
 from tasks.services import (
     LLM_API_KEY_PURPOSE,
     MAX_ENTITIES_PER_RECORD,
@@ -54,6 +55,7 @@ from tasks.services import (
     credential_mark_verified,
     entities_record,
     entity_fields,
+    playbook_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -316,6 +318,11 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
     entities = [_entity_summary(by_id[i]) for i in run.entity_ids if i in by_id]
 
     task = run.task
+    playbook = None
+    if task.status in (task.Status.TEST, task.Status.LIVE):
+        latest = playbook_latest(task_id=task.id, source_id=run.source_id)
+        if latest is not None:
+            playbook = {"version": latest.version, "steps": latest.steps}
     return RunContext(
         run_id=run.id,
         organization_id=run.organization_id,
@@ -344,6 +351,7 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         llm_settings=llm_settings,
         attachments=attachments or {},
         capture=_capture(run.id),
+        playbook=playbook,
     )
 
 
@@ -399,7 +407,7 @@ def run_execute(run_id: str) -> str:
                 ),
             )
             return "failed"
-    _complete(run, output)
+    _complete(run, output, context=context)
     return "finished"
 
 
@@ -409,7 +417,7 @@ def _finished_fields(run: TaskRun) -> dict[str, Any]:
     return {"finished_at": now, "runtime_ms": int((now - started).total_seconds() * 1000)}
 
 
-def _complete(run: TaskRun, output: Any) -> None:
+def _complete(run: TaskRun, output: Any, *, context: RunContext | None = None) -> None:
     failures = run_extraction_failures(run_id=run.id)
     # An extraction run whose file failed has no output to check.
     problems = [] if failures and output is None else _output_problems(run, output)
@@ -450,8 +458,25 @@ def _complete(run: TaskRun, output: Any) -> None:
         _finish_canceled(run)
         return
     if to == S.COMPLETED:
+        if context is not None and context.learned:
+            _learn(moved, context)
         task_record_success(task_id=run.task_id)
     session_release(moved)
+
+
+def _learn(run: TaskRun, context: RunContext) -> None:
+    """A successful run's actions become the next playbook version; a failure to record one
+    is logged and never fails the run that already succeeded."""
+    learned = context.learned or {}
+    try:
+        playbook_record(
+            run=run,
+            steps=learned["steps"],
+            healed_from_version=learned.get("healed_from_version"),
+            secrets=context.secrets,
+        )
+    except Exception:
+        logger.exception("Could not record the playbook of run %s", run.id)
 
 
 def _output_problems(run: TaskRun, output: Any) -> list[str]:

@@ -6,6 +6,7 @@ from deck.ids import (
     new_agent_id,
     new_credential_id,
     new_entity_id,
+    new_playbook_id,
     new_run_id,
     new_session_id,
     new_source_id,
@@ -307,3 +308,42 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} #{self.sequence} {self.tool}"
+
+
+class Playbook(models.Model):
+    """What a successful run did on a source, as parameterised steps a later run replays.
+
+    ``steps`` hold placeholders (``{{credential.password}}``, ``{{input.amount}}``) and never
+    a value of the run that recorded them; each page step keeps its target's locator
+    alternatives in order of preference, and the last step is the output mapping. Versions
+    count up per (task, source); a healed replay is a new version naming the one it healed.
+    """
+
+    id = models.CharField(primary_key=True, max_length=80, default=new_playbook_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="playbooks"
+    )
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="playbooks")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="playbooks")
+    version = models.PositiveIntegerField()
+    steps = models.JSONField()
+    # sha256 of the canonical steps: a run that did the same again adds no version.
+    steps_hash = models.CharField(max_length=64)
+    recorded_from_run = models.ForeignKey(
+        TaskRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="playbooks"
+    )
+    healed_from_version = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "source", "version"], name="playbook_task_source_version"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["task", "-created_at"], name="playbook_task_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} @ {self.source_id} v{self.version}"

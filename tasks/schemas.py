@@ -13,6 +13,7 @@ from tasks.models import (
     Agent,
     Credential,
     Entity,
+    Playbook,
     RunStep,
     Session,
     Source,
@@ -267,6 +268,10 @@ class TaskOut(Schema):
     settings: TaskSettingsOut
     status: str
     progress: TaskProgress
+    playbook_versions: int = Field(
+        description="Playbook versions learned so far (all sources). Reset, and changing "
+        "the prompt or schemas, discards them."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -277,6 +282,13 @@ class TaskOut(Schema):
     @staticmethod
     def resolve_settings(obj: Task) -> dict[str, Any]:
         return {"timeout_seconds": obj.timeout_seconds, "review_required": obj.review_required}
+
+    @staticmethod
+    def resolve_playbook_versions(obj: Task) -> int:
+        counted = getattr(obj, "playbook_versions_count", None)  # lists annotate it
+        if counted is not None:
+            return int(counted)
+        return 0 if obj._state.adding else obj.playbooks.count()
 
     @staticmethod
     def resolve_progress(obj: Task) -> dict[str, Any]:
@@ -310,6 +322,35 @@ class TaskUpdateIn(Strict):
     output_schema: JsonObject | None = None
     storage: StorageConfig | None = None
     settings: TaskSettingsIn | None = None
+
+
+# -- playbooks ----------------------------------------------------------------------------
+
+
+class PlaybookOut(Schema):
+    id: str
+    object: Literal["playbook"] = "playbook"
+    task_id: str
+    source_id: str
+    version: int
+    steps_count: int = Field(description="Page steps, not counting the output mapping.")
+    healed_from_version: int | None = Field(
+        description="The version whose replay stopped fitting and was healed into this one."
+    )
+    recorded_from_run_id: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_steps_count(obj: Playbook) -> int:
+        return sum(1 for step in obj.steps if step.get("tool") != "output")
+
+
+class PlaybookDetailOut(PlaybookOut):
+    steps: list[JsonObject] = Field(
+        description="Parameterised steps ({{credential.password}}, {{input.<name>}} …); each "
+        "page step lists its target's locators in order of preference; the last step maps "
+        "the final page(s) onto the output schema."
+    )
 
 
 def task_representation(task: Task) -> dict[str, Any]:

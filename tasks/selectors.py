@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from deck.events.models import Event
 from deck.models import Organization
-from tasks.errors import NotFound
-from tasks.models import Agent, Credential, Entity, RunStep, Session, Source, Task, TaskRun
+from tasks.errors import InvalidInput, NotFound
+from tasks.models import (
+    Agent,
+    Credential,
+    Entity,
+    Playbook,
+    RunStep,
+    Session,
+    Source,
+    Task,
+    TaskRun,
+)
 
 
 def agent_list(*, organization: Organization) -> QuerySet[Agent]:
@@ -186,3 +196,48 @@ def run_event_list(*, organization: Organization, run_id: str) -> QuerySet[Event
     return Event.objects.filter(organization=organization, data__id=run_id).order_by(
         "created_at", "id"
     )
+
+
+def playbook_list(
+    *, organization: Organization, task_id: str, source_id: str | None = None
+) -> QuerySet[Playbook]:
+    """A task's playbook versions (the task must be the organization's)."""
+    task = task_get(organization=organization, task_id=task_id)
+    playbooks = Playbook.objects.filter(organization=organization, task=task)
+    return playbooks.filter(source_id=source_id) if source_id else playbooks
+
+
+def playbook_get(
+    *, organization: Organization, task_id: str, version: int, source_id: str | None = None
+) -> Playbook:
+    """One version; ``source_id`` may be left out while only one source has that version."""
+    found = list(
+        playbook_list(organization=organization, task_id=task_id, source_id=source_id)
+        .filter(version=version)
+        .order_by("source_id")[:2]
+    )
+    if not found:
+        raise NotFound("playbook", str(version))
+    if len(found) > 1:
+        raise InvalidInput(
+            "This task has a playbook of that version for several sources; give source_id.",
+            field="source_id",
+        )
+    return found[0]
+
+
+def playbook_latest(*, task_id: str, source_id: str) -> Playbook | None:
+    """The version a run replays (worker side: the run already belongs to the task)."""
+    return (
+        Playbook.objects.filter(task_id=task_id, source_id=source_id).order_by("-version").first()
+    )
+
+
+def playbook_counts(*, task_ids: list[str]) -> dict[str, int]:
+    rows = (
+        Playbook.objects.filter(task_id__in=task_ids)
+        .values("task_id")
+        .annotate(versions=Count("id"))
+        .values_list("task_id", "versions")
+    )
+    return dict(rows)

@@ -1,10 +1,12 @@
-"""Writes for agents, sources, credentials and tasks."""
+"""Writes for agents, sources, credentials, tasks and their playbooks."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from deck.events.services import event_record
@@ -20,8 +23,10 @@ from deck.models import Organization
 from deck.vault.services import vault_destroy, vault_store
 from tasks import definitions, selectors
 from tasks.errors import InvalidInput, NotFound, StateConflict
-from tasks.models import Agent, Credential, Entity, Source, Task
+from tasks.models import Agent, Credential, Entity, Playbook, Source, Task, TaskRun
 from tasks.schemas import credential_representation, task_representation
+
+logger = logging.getLogger(__name__)
 
 SOURCE_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_SOURCE_FIELDS = 10
@@ -551,6 +556,9 @@ def task_update(*, organization: Organization, task_id: str, changes: Mapping[st
         if relearn and task.status != Task.Status.LEARNING:
             task.status = Task.Status.LEARNING
             task.stage_successes = 0
+        if relearn:
+            # What was learned answered the old prompt and schemas.
+            task.playbooks.all().delete()
         task.save()
         event_record(
             organization_id=organization.id, type="task.updated", data=task_representation(task)
@@ -565,6 +573,8 @@ def task_reset(*, organization: Organization, task_id: str) -> Task:
         task.status = Task.Status.LEARNING
         task.stage_successes = 0
         task.save(update_fields=["status", "stage_successes", "updated_at"])
+        # Reset discards what the agent learned: the next run explores again.
+        task.playbooks.all().delete()
         event_record(
             organization_id=organization.id, type="task.reset", data=task_representation(task)
         )
@@ -578,6 +588,64 @@ def task_delete(*, organization: Organization, task_id: str) -> None:
         data = task_representation(task)
         task.delete()
         event_record(organization_id=organization.id, type="task.deleted", data=data)
+
+
+# -- playbooks ----------------------------------------------------------------------------
+
+
+def playbook_steps_hash(steps: list[dict[str, Any]]) -> str:
+    canonical = json.dumps(steps, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def playbook_record(
+    *,
+    run: TaskRun,
+    steps: list[dict[str, Any]],
+    healed_from_version: int | None = None,
+    secrets: set[str] | frozenset[str] = frozenset(),
+) -> Playbook | None:
+    """Atomic under the task's row lock (versions count up without gaps or races). Records
+    ``steps`` as the next version for the run's (task, source) unless they equal the latest
+    version's; returns the new playbook or None. Steps that would store a secret of the run
+    are refused (logged), never stored."""
+    text = json.dumps(steps, ensure_ascii=False)
+    if any(len(secret) >= 4 and secret in text for secret in secrets):
+        logger.warning("Run %s: the playbook would hold a secret; not recorded.", run.id)
+        return None
+    digest = playbook_steps_hash(steps)
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(pk=run.task_id).first()
+        if task is None:
+            return None
+        playbooks = Playbook.objects.filter(task=task, source_id=run.source_id)
+        latest = playbooks.order_by("-version").first()
+        if latest is not None and (
+            latest.steps_hash == digest or _playbook_covers(latest.steps, steps)
+        ):
+            return None
+        version = (playbooks.aggregate(last=Max("version"))["last"] or 0) + 1
+        return Playbook.objects.create(
+            organization_id=task.organization_id,
+            task=task,
+            source_id=run.source_id,
+            version=version,
+            steps=steps,
+            steps_hash=digest,
+            recorded_from_run=run,
+            healed_from_version=healed_from_version,
+        )
+
+
+def _playbook_covers(known: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
+    """Whether ``known`` already does what ``steps`` did, plus optional (login) steps that a
+    run in a signed-in session skipped: recording those runs would flip versions back and
+    forth between sessions."""
+
+    def essential(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [item for item in items if not item.get("optional")]
+
+    return len(steps) < len(known) and essential(known) == essential(steps)
 
 
 def _task_check(task: Task) -> None:

@@ -132,6 +132,9 @@ def _render_detail(request: ConsoleRequest, task: Task, run_form: RunForm) -> Ht
         "recent_runs": recent[:RECENT_RUNS],
         "run_count": recent.count(),
         "run_form": run_form,
+        "playbooks": selectors.playbook_list(organization=request.organization, task_id=task.id)
+        .select_related("source")
+        .order_by("-created_at")[:5],
     }
     return render_page(request, "console/tasks_detail.html", context, partial="run_form")
 

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.db.models import Count
 from ninja import Router, Status
 
 from deck.api.deletion import Deleted, deleted
 from deck.api.pagination import DEFAULT_LIMIT, Page, paginate
 from deck.api.requests import ApiRequest
 from tasks import runs, selectors, services
-from tasks.models import Task
+from tasks.models import Playbook, Task
 from tasks.schemas import (
+    PlaybookDetailOut,
+    PlaybookOut,
     RunCreateIn,
     TaskCreateIn,
     TaskOut,
@@ -23,6 +26,10 @@ router = Router(tags=["Tasks"])
 
 class TaskList(Page):
     data: list[TaskOut]
+
+
+class PlaybookList(Page):
+    data: list[PlaybookOut]
 
 
 @router.post("", response={201: TaskOut}, summary="Create a task")
@@ -51,6 +58,8 @@ def task_list(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     tasks = selectors.task_list(organization=request.auth, agent_id=agent_id, status=status)
+    # One query for the page's playbook counts instead of one per task.
+    tasks = tasks.annotate(playbook_versions_count=Count("playbooks"))
     return paginate(tasks, limit=limit, cursor=cursor)
 
 
@@ -92,3 +101,27 @@ def task_run(request: ApiRequest, task_id: str, payload: RunCreateIn) -> Status[
         entity_ids=payload.entity_ids,
     )
     return Status(201, run_representation(run))
+
+
+@router.get("/{task_id}/playbooks", response=PlaybookList, summary="List a task's playbooks")
+def playbook_list(
+    request: ApiRequest,
+    task_id: str,
+    source_id: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """What the agent learned: one version per change, newest first."""
+    playbooks = selectors.playbook_list(
+        organization=request.auth, task_id=task_id, source_id=source_id
+    )
+    return paginate(playbooks, limit=limit, cursor=cursor)
+
+
+@router.get("/{task_id}/playbooks/{version}", response=PlaybookDetailOut, summary="Get a playbook")
+def playbook_get(
+    request: ApiRequest, task_id: str, version: int, source_id: str | None = None
+) -> Playbook:
+    return selectors.playbook_get(
+        organization=request.auth, task_id=task_id, version=version, source_id=source_id
+    )

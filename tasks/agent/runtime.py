@@ -97,6 +97,13 @@ class RunContext:
     login_verified: Callable[[], None] = lambda: None
     # {base_url, model, api_key} for the llm planner, revealed only when called.
     llm_settings: Callable[[], dict[str, str]] = lambda: {}
+    # The latest learned playbook for (task, source) as {version, steps}, given in test and
+    # live only: the playbook planner replays it before exploring.
+    playbook: dict[str, Any] | None = None
+    # Set by the playbook planner when the run's actions can be learned: {steps,
+    # healed_from_version}. The lifecycle records it once the output is valid and the run
+    # completed.
+    learned: dict[str, Any] | None = None
     _asked: int = 0
 
     def ask(self, *, type: str, message: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
@@ -152,5 +159,9 @@ def planner_for(context: RunContext) -> Planner:
 
 
 def agent_run(context: RunContext) -> dict[str, Any]:
-    """Run the task's agent and return the output object (validated by the caller)."""
-    return planner_for(context).run(context)
+    """Run the task's agent and return the output object (validated by the caller). The
+    explorer from ``planner_for`` is wrapped by the playbook planner, which replays what was
+    learned (test, live), falls back to the explorer, and records what worked."""
+    from tasks.agent.playbook import PlaybookPlanner
+
+    return PlaybookPlanner(planner_for(context)).run(context)
