@@ -67,3 +67,11 @@ def new_event_destination_id() -> str:
 
 def new_event_delivery_id() -> str:
     return new_id("edlv")
+
+
+def new_workflow_id() -> str:
+    return new_id("wf")
+
+
+def new_workflow_run_id() -> str:
+    return new_id("wrun")

@@ -62,6 +62,11 @@ def run_transition(
         event_record(
             organization_id=run.organization_id, type=f"task_run.{to}", data=run_event_data(run)
         )
+        if run.workflow_run_id:
+            # In this transaction: the step's end and the next step's start commit together.
+            from tasks.workflows import workflow_step_transitioned
+
+            workflow_step_transitioned(run)
     if run.is_terminal:
         _forget_secrets(run)
     return run
@@ -171,10 +176,12 @@ def run_create(
     source_id: str | None = None,
     session_id: str | None = None,
     entity_ids: list[str] | None = None,
+    links: Mapping[str, Any] | None = None,
 ) -> TaskRun:
     """Atomic: validates everything first, then writes the session, the run (tokenized
     fields already in the vault) and ``task_run.queued`` together; the job is published
-    after commit, and the outbox sweeper publishes it if that fails."""
+    after commit, and the outbox sweeper publishes it if that fails. ``links`` are TaskRun
+    fields set by the caller, not the request (a workflow step's ``workflow_run``…)."""
     task = selectors.task_get(organization=organization, task_id=task_id)
     storage = task.storage
     if storage.get("deduplication") and not (storage.get("deduplication_schema") or {}).get(
@@ -223,6 +230,7 @@ def run_create(
             input=stored_input,
             tokenized=sorted(tokens),
             input_tokens=tokens,
+            **(links or {}),
         )
         event_record(
             organization_id=organization.id, type="task_run.queued", data=run_event_data(run)

@@ -149,7 +149,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    from deck.api import agents, credentials, events, meta, runs, sources, tasks
+    from deck.api import agents, credentials, events, meta, runs, sources, tasks, workflows
 
     api.add_router("", meta.router)
     api.add_router("/agents", agents.router)
@@ -158,6 +158,8 @@ def _register_routers() -> None:
     api.add_router("/tasks", tasks.router)
     api.add_router("/task-runs", runs.router)
     api.add_router("/sessions", runs.sessions_router)
+    api.add_router("/workflows", workflows.router)
+    api.add_router("/workflow-runs", workflows.runs_router)
     api.add_router("/events", events.router)
     api.add_router("/event-destinations", events.destinations_router)
 
