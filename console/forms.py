@@ -96,7 +96,16 @@ class JsonObjectField(forms.CharField):
 
 
 class AgentForm(ConsoleForm):
-    error_fields = {"name": "name", "description": "description"}
+    """Name, description and how the agent explores; the model API key is write-only."""
+
+    error_fields = {
+        "name": "name",
+        "description": "description",
+        "planner": "planner",
+        "llm_base_url": "llm_base_url",
+        "llm_model": "llm_model",
+        "llm_api_key": "llm_api_key",
+    }
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(
@@ -105,6 +114,73 @@ class AgentForm(ConsoleForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What this agent is for, e.g. “utility bills for the finance team”.",
     )
+    planner = forms.ChoiceField(
+        choices=[
+            ("heuristic", "Heuristic (built in, no model)"),
+            ("llm", "Language model (OpenAI-compatible endpoint)"),
+        ],
+        initial="heuristic",
+        required=False,
+        help_text="How the agent explores a site while a task is learning.",
+    )
+    llm_base_url = forms.CharField(
+        label="Model endpoint",
+        max_length=2000,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "https://api.openai.com/v1"}),
+        help_text="For the language model planner. Blank: the deployment's DECK_LLM_BASE_URL.",
+    )
+    llm_model = forms.CharField(
+        label="Model",
+        max_length=200,
+        required=False,
+        help_text="Blank: the deployment's DECK_LLM_MODEL.",
+    )
+    llm_api_key = forms.CharField(
+        label="Model API key",
+        max_length=2000,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+        help_text="Kept encrypted in the vault and never shown again.",
+    )
+    remove_llm_api_key = forms.BooleanField(label="Remove the stored API key", required=False)
+
+    def __init__(self, *args: Any, agent: Agent | None = None, **kwargs: Any) -> None:
+        if agent is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": agent.name,
+                    "description": agent.description,
+                    "planner": agent.planner,
+                    "llm_base_url": agent.llm_base_url,
+                    "llm_model": agent.llm_model,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if agent is not None and agent.llm_api_key_token:
+            self.fields[
+                "llm_api_key"
+            ].help_text = (
+                "A key is stored (not shown). Type a new one to replace it, or leave blank."
+            )
+        else:
+            del self.fields["remove_llm_api_key"]
+
+    def changes(self) -> dict[str, Any]:
+        """The cleaned form as the agent services take it; a blank key keeps the stored one."""
+        data = self.cleaned_data
+        changes = {
+            name: data[name] for name in ("name", "description", "llm_base_url", "llm_model")
+        }
+        if data.get("planner"):
+            changes["planner"] = data["planner"]
+        if data.get("remove_llm_api_key"):
+            changes["llm_api_key"] = ""
+        elif data.get("llm_api_key"):
+            changes["llm_api_key"] = data["llm_api_key"]
+        return changes
 
 
 class SourceForm(ConsoleForm):

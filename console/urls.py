@@ -8,6 +8,7 @@ from console.views import (
     agents,
     api_keys,
     credentials,
+    entities,
     events,
     frame,
     runs,
@@ -34,6 +35,8 @@ urlpatterns = [
     path("agents/", agents.agents, name="agents"),
     path("agents/create/", agents.agents_create, name="agents_create"),
     path("agents/<str:agent_id>/", agents.agents_detail, name="agents_detail"),
+    path("agents/<str:agent_id>/edit/", agents.agents_edit, name="agents_edit"),
+    path("agents/<str:agent_id>/update/", agents.agents_update, name="agents_update"),
     # Tasks
     path("tasks/", tasks.tasks, name="tasks"),
     path("tasks/new/", tasks.tasks_new, name="tasks_new"),
@@ -52,6 +55,8 @@ urlpatterns = [
     path("sessions/", sessions.sessions, name="sessions"),
     path("sessions/<str:session_id>/", sessions.sessions_detail, name="sessions_detail"),
     path("sessions/<str:session_id>/end/", sessions.sessions_end, name="sessions_end"),
+    # Entities
+    path("entities/", entities.entities, name="entities"),
     # Credentials
     path("credentials/", credentials.credentials, name="credentials"),
     path("credentials/new/", credentials.credentials_new, name="credentials_new"),

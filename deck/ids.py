@@ -75,3 +75,11 @@ def new_workflow_id() -> str:
 
 def new_workflow_run_id() -> str:
     return new_id("wrun")
+
+
+def new_entity_id() -> str:
+    return new_id("ent")
+
+
+def new_storage_id() -> str:
+    return new_id("stor")

@@ -139,6 +139,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 
+# Download links (signed tokens for local files, presigned URLs on S3) expire after this long.
+DECK_STORAGE_URL_TTL_SECONDS = env_int("DECK_STORAGE_URL_TTL_SECONDS", 900, minimum=10)
 _s3_bucket = env_str("DECK_S3_BUCKET") or env_str("AWS_STORAGE_BUCKET_NAME")
 STORAGES = {
     "default": (
@@ -154,7 +156,7 @@ STORAGES = {
                 ),
                 "default_acl": "private",
                 "querystring_auth": True,
-                "querystring_expire": env_int("DECK_DOWNLOAD_URL_TTL", 3600, minimum=60),
+                "querystring_expire": DECK_STORAGE_URL_TTL_SECONDS,
                 "file_overwrite": False,
             },
         }
@@ -258,8 +260,25 @@ if PRODUCTION:
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # Runs.
-# Dotted path of the agent planner factory; empty means runs fail with agent_unavailable.
+# Dotted path of a planner factory overriding every agent's own (tests script the agent
+# with it); empty means each agent's planner (tasks.agent.runtime.PLANNERS).
 DECK_AGENT_PLANNER = env_str("DECK_AGENT_PLANNER", "") or ""
+# The real agent: Chromium driven by Playwright (tasks.agent.browser / harness).
+DECK_CHROMIUM_PATH = env_str("DECK_CHROMIUM_PATH", "/usr/bin/chromium") or "/usr/bin/chromium"
+DECK_BROWSER_MAX_CONTEXTS = env_int("DECK_BROWSER_MAX_CONTEXTS", 8, minimum=1)
+DECK_AGENT_MAX_STEPS = env_int("DECK_AGENT_MAX_STEPS", 60, minimum=1)
+DECK_AGENT_ACTION_TIMEOUT_MS = env_int("DECK_AGENT_ACTION_TIMEOUT_MS", 5000, minimum=100)
+DECK_AGENT_NAVIGATION_TIMEOUT_MS = env_int("DECK_AGENT_NAVIGATION_TIMEOUT_MS", 20000, minimum=100)
+DECK_AGENT_SCREENSHOTS = env_bool("DECK_AGENT_SCREENSHOTS", True)
+# The llm planner's OpenAI-compatible endpoint when an agent sets none of its own. The key
+# (or DECK_LLM_API_KEY_FILE) is sent only to DECK_LLM_BASE_URL, never to an agent's own URL.
+DECK_LLM_BASE_URL = (env_str("DECK_LLM_BASE_URL", "") or "").rstrip("/")
+DECK_LLM_MODEL = env_str("DECK_LLM_MODEL", "") or ""
+DECK_LLM_API_KEY = env_str("DECK_LLM_API_KEY", "") or ""
+DECK_LLM_TIMEOUT_SECONDS = env_int("DECK_LLM_TIMEOUT_SECONDS", 60, minimum=1)
+DECK_LLM_MAX_RETRIES = env_int("DECK_LLM_MAX_RETRIES", 2, minimum=0)
+# Tool calls the llm planner may make in one run before it gives up.
+DECK_LLM_MAX_STEPS = env_int("DECK_LLM_MAX_STEPS", 40, minimum=1)
 DECK_SESSION_LIMIT = env_int("DECK_SESSION_LIMIT", 50, minimum=1)
 DECK_SESSION_IDLE_SECONDS = env_int("DECK_SESSION_IDLE_SECONDS", 600, minimum=1)
 DECK_INTERACTION_TIMEOUT_SECONDS = env_int("DECK_INTERACTION_TIMEOUT_SECONDS", 600, minimum=1)
@@ -309,5 +328,32 @@ CELERY_BEAT_SCHEDULE["deliver-events"] = {
 }
 CELERY_BEAT_SCHEDULE["prune-events"] = {
     "task": "deck.events.jobs.prune_events",
+    "schedule": timedelta(hours=1),
+}
+
+# Storage: captured files, file inputs, scanning, retention.
+# The largest file a run input may carry (seed 002: 20 MB); bigger → 413 file_too_large.
+DECK_FILE_INPUT_MAX_BYTES = env_int("DECK_FILE_INPUT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+# A run request carries its files base64-encoded (4/3 the size): room for a few at the limit,
+# so an oversized file gets the contract's 413 rather than Django's generic refusal.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int(
+    "DECK_API_MAX_BODY_BYTES", 3 * (DECK_FILE_INPUT_MAX_BYTES * 4 // 3) + 1024 * 1024, minimum=1
+)
+# Files (and their rows) are deleted this long after they were stored (seed 002: 90 days).
+DECK_STORAGE_RETENTION_DAYS = env_int("DECK_STORAGE_RETENTION_DAYS", 90, minimum=1)
+# ClamAV daemon for malware scans (INSTREAM); unset, the built-in signature scan is used.
+CLAMD_HOST = env_str("CLAMD_HOST") or ""
+CLAMD_PORT = env_int("CLAMD_PORT", 3310, minimum=1)
+CLAMD_SOCKET = env_str("CLAMD_SOCKET") or ""
+CLAMD_TIMEOUT_SECONDS = env_int("CLAMD_TIMEOUT_SECONDS", 30, minimum=1)
+# A scan job that claimed a file and went silent this long ago is presumed lost.
+DECK_SCAN_LEASE_SECONDS = env_int("DECK_SCAN_LEASE_SECONDS", 120, minimum=5)
+CELERY_BEAT_SCHEDULE["sweep-storage"] = {
+    "task": "storage.jobs.sweep_storage",
+    "schedule": timedelta(seconds=30),
+    "options": {"expires": 120},
+}
+CELERY_BEAT_SCHEDULE["purge-storage"] = {
+    "task": "storage.jobs.purge_expired_storage",
     "schedule": timedelta(hours=1),
 }

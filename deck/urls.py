@@ -8,5 +8,6 @@ from deck.api.main import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v2/", api.urls),
+    path("", include("storage.urls")),
     path("", include("console.urls")),
 ]

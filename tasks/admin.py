@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from tasks.models import Agent, Credential, RunStep, Session, Source, Task, TaskRun
+from tasks.models import Agent, Credential, Entity, RunStep, Session, Source, Task, TaskRun
 
 
 @admin.register(Agent)
@@ -66,6 +66,30 @@ class CredentialAdmin(admin.ModelAdmin):
     @admin.display(description="TOTP seed")
     def totp(self, obj: Credential) -> str:
         return "•••••••• (in the vault)" if obj.totp_token else "not set"
+
+
+@admin.register(Entity)
+class EntityAdmin(admin.ModelAdmin):
+    """Entities are what logins showed; the agent records them, the admin reads them."""
+
+    list_display = ["type", "external_id", "name", "credential", "organization", "last_seen_at"]
+    list_filter = ["organization", "type"]
+    search_fields = ["id", "external_id", "name"]
+    readonly_fields = [
+        "id",
+        "organization",
+        "credential",
+        "source",
+        "type",
+        "external_id",
+        "first_seen_at",
+        "last_seen_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Task)

@@ -12,6 +12,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
@@ -19,6 +21,14 @@ from jsonschema import Draft202012Validator
 
 from deck.redaction import mask_values, redact, redact_data, register_secret, secret_strings
 from deck.vault.services import vault_reveal
+from storage.schemas import storage_summary
+from storage.selectors import run_extraction_failures, runs_awaiting_scans
+from storage.services import (
+    run_attachments,
+    run_extraction_execute,
+    run_is_extraction,
+    storage_capture,
+)
 from tasks.agent.runtime import (
     AgentFailure,
     InteractionNeeded,
@@ -27,7 +37,8 @@ from tasks.agent.runtime import (
     RunTimedOut,
     agent_run,
 )
-from tasks.models import Credential, RunStep, Session, TaskRun
+from tasks.errors import InvalidInput
+from tasks.models import Credential, Entity, RunStep, Session, TaskRun
 from tasks.runs import (
     run_dispatch,
     run_transition,
@@ -35,6 +46,12 @@ from tasks.runs import (
     session_transition,
     sessions_end_idle,
     task_record_success,
+)
+from tasks.services import (
+    LLM_API_KEY_PURPOSE,
+    credential_mark_invalid,
+    credential_mark_verified,
+    entities_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,11 +157,18 @@ def _step_recorder(run: TaskRun) -> Any:
         *,
         reasoning: str = "",
         duration_ms: int | None = None,
+        screenshot: bytes | None = None,
     ) -> None:
         counter["sequence"] += 1
         # Belt and braces: the harness masks typed secrets; anything the vault revealed in
         # this process is masked here too before it is stored.
         clean = redact_data(json.loads(json.dumps(detail or {}, default=str)))
+        name = ""
+        if screenshot:
+            name = default_storage.save(
+                f"screenshots/{run.organization_id}/{run.id}/{counter['sequence']}.png",
+                ContentFile(screenshot),
+            )
         RunStep.objects.create(
             run=run,
             sequence=counter["sequence"],
@@ -152,13 +176,26 @@ def _step_recorder(run: TaskRun) -> Any:
             detail=clean,
             reasoning=redact(reasoning),
             duration_ms=duration_ms,
+            screenshot=name,
         )
         _checkpoint(run)
 
     return step
 
 
-def _context(run: TaskRun) -> RunContext:
+def _capture(run_id: str) -> Any:
+    def capture(*, file_name: str, content_type: str, data: bytes) -> dict[str, Any] | None:
+        """A file the agent downloaded → storage; its summary, or None when it was dropped
+        (storage off, or a duplicate of an earlier capture)."""
+        item = storage_capture(
+            run_id=run_id, file_name=file_name, content_type=content_type, data=data
+        )
+        return None if item is None else json.loads(json.dumps(storage_summary(item), default=str))
+
+    return capture
+
+
+def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None) -> RunContext:
     organization = run.organization
     secrets: set[str] = set()
 
@@ -193,7 +230,58 @@ def _context(run: TaskRun) -> RunContext:
         }.get(name)
         if not token:
             return None
-        return vault_reveal(organization=organization, token_id=token, purpose=f"credential.{name}")
+        value = vault_reveal(
+            organization=organization, token_id=token, purpose=f"credential.{name}"
+        )
+        secrets.add(value)
+        return value
+
+    def record_entities(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Entities belong to a login: without a credential nothing is recorded and the
+        items come back without an id."""
+        # A secret the agent copied into what it found must not be stored with it.
+        found = redact_data(mask_values(found, secrets))
+        if credential is None:
+            return [{**item, "id": None} for item in found]
+        try:
+            recorded = entities_record(credential_id=credential.id, found=found)
+        except InvalidInput as exc:
+            raise AgentFailure(
+                f"The agent reported entities Deck cannot store: {exc.message}",
+                type="task",
+                code="entities_invalid",
+            ) from exc
+        return [_entity_summary(entity) for entity in recorded]
+
+    verified = {"done": False}
+
+    def login_verified() -> None:
+        if credential is not None and not verified["done"]:
+            credential_mark_verified(credential_id=credential.id)
+            verified["done"] = True
+
+    agent = run.agent
+
+    def llm_settings() -> dict[str, str]:
+        """The agent's endpoint, model and key, else the deployment's. The deployment's key
+        goes only to the deployment's endpoint: an agent pointing elsewhere brings its own."""
+        base_url = agent.llm_base_url or settings.DECK_LLM_BASE_URL
+        api_key = ""
+        if agent.llm_api_key_token:
+            api_key = reveal(agent.llm_api_key_token, LLM_API_KEY_PURPOSE)
+        elif base_url == settings.DECK_LLM_BASE_URL and settings.DECK_LLM_API_KEY:
+            api_key = settings.DECK_LLM_API_KEY
+            register_secret(api_key)
+            secrets.add(api_key)
+        return {
+            "base_url": base_url.rstrip("/"),
+            "model": agent.llm_model or settings.DECK_LLM_MODEL,
+            "api_key": api_key,
+        }
+
+    scoped = Entity.objects.filter(pk__in=run.entity_ids, credential_id=run.credential_id)
+    by_id = {entity.id: entity for entity in scoped} if run.entity_ids else {}
+    entities = [_entity_summary(by_id[i]) for i in run.entity_ids if i in by_id]
 
     task = run.task
     return RunContext(
@@ -218,7 +306,23 @@ def _context(run: TaskRun) -> RunContext:
         agent_planner=run.agent.planner,
         task_status=task.status,
         storage_settings=task.storage,
+        entities=entities,
+        record_entities=record_entities,
+        login_verified=login_verified,
+        llm_settings=llm_settings,
+        attachments=attachments or {},
+        capture=_capture(run.id),
     )
+
+
+def _entity_summary(entity: Entity) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "type": entity.type,
+        "external_id": entity.external_id,
+        "name": entity.name,
+        "attributes": entity.attributes,
+    }
 
 
 def run_execute(run_id: str) -> str:
@@ -232,8 +336,13 @@ def run_execute(run_id: str) -> str:
     run = TaskRun.objects.select_related(
         "task", "source", "credential", "organization", "agent"
     ).get(pk=claimed.pk)
-    with Heartbeat(run.id):
-        context = _context(run)
+    if run_is_extraction(run_id=run.id):
+        # Seed 002: extraction-purpose runs skip the agent. Normally the storage job runs
+        # them; this path picks up one the sweeper requeued after its worker was lost.
+        with Heartbeat(run.id):
+            return run_extraction_execute(run=run)
+    with Heartbeat(run.id), run_attachments(run=run) as attachments:
+        context = _context(run, attachments)
         try:
             # An agent that copies a secret into its output must not get it stored.
             output = mask_values(agent_run(context), context.secrets)
@@ -269,13 +378,9 @@ def _finished_fields(run: TaskRun) -> dict[str, Any]:
 
 
 def _complete(run: TaskRun, output: Any) -> None:
-    validator = Draft202012Validator(run.task.output_schema)
-    problems = [] if isinstance(output, dict) else ["the agent returned no object"]
-    if not problems:
-        problems = [
-            f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in validator.iter_errors(output)
-        ]
+    failures = run_extraction_failures(run_id=run.id)
+    # An extraction run whose file failed has no output to check.
+    problems = [] if failures and output is None else _output_problems(run, output)
     if problems:
         _fail(
             run,
@@ -285,6 +390,24 @@ def _complete(run: TaskRun, output: Any) -> None:
                 "The output does not match output_schema: " + "; ".join(problems[:5]),
             ),
         )
+        return
+    if failures:
+        # Seed 002: the run completes with a failure result and says how many files failed;
+        # the files that were extracted keep their data.
+        error = _error("storage", "extraction_failed", f"{failures} file(s) failed extraction")
+        moved = run_transition(
+            run.id,
+            from_statuses=[S.RUNNING],
+            to=S.COMPLETED,
+            output=output,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+        )
+        if moved is None:
+            _finish_canceled(run)
+            return
+        session_release(moved)
         return
     to = S.REVIEW_REQUIRED if run.task.review_required else S.COMPLETED
     fields: dict[str, Any] = {"output": output, "result": TaskRun.Result.SUCCESS}
@@ -299,6 +422,26 @@ def _complete(run: TaskRun, output: Any) -> None:
     session_release(moved)
 
 
+def _output_problems(run: TaskRun, output: Any) -> list[str]:
+    if not isinstance(output, dict):
+        return ["the agent returned no object"]
+    validator = Draft202012Validator(run.task.output_schema)
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(output)
+    ]
+
+
+def run_complete(run: TaskRun, output: Any) -> None:
+    """Finish a running run with ``output`` (checked against output_schema), for work done
+    outside the agent (extraction-purpose runs)."""
+    _complete(run, output)
+
+
+def run_fail(run: TaskRun, error: dict[str, str]) -> bool:
+    return _fail(run, error)
+
+
 def _fail(
     run: TaskRun,
     error: dict[str, str],
@@ -306,16 +449,21 @@ def _fail(
     from_statuses: tuple[str, ...] = (S.RUNNING, S.CANCELING),
     **fields: Any,
 ) -> bool:
-    """Fail the run if it is still in ``from_statuses``, and free its session."""
-    moved = run_transition(
-        run.id,
-        from_statuses=from_statuses,
-        to=S.FAILED,
-        result=TaskRun.Result.FAILURE,
-        errors=[*run.errors, error],
-        **_finished_fields(run),
-        **fields,
-    )
+    """Fail the run if it is still in ``from_statuses``, and free its session. A source that
+    rejected the login also marks the credential invalid, in the same transaction."""
+    with transaction.atomic():
+        moved = run_transition(
+            run.id,
+            from_statuses=from_statuses,
+            to=S.FAILED,
+            result=TaskRun.Result.FAILURE,
+            errors=[*run.errors, error],
+            **_finished_fields(run),
+            **fields,
+        )
+        rejected = (error.get("type"), error.get("code")) == ("source", "auth_invalid")
+        if moved is not None and rejected and moved.credential_id:
+            credential_mark_invalid(credential_id=moved.credential_id)
     if moved is not None:
         session_release(moved)
     return moved is not None
@@ -399,9 +547,13 @@ def runs_sweep() -> dict[str, int]:
     # The outbox: queued runs whose publish failed, or whose message was lost.
     unpublished = Q(dispatched_at__isnull=True, updated_at__lt=now - timedelta(seconds=2))
     stale = Q(dispatched_at__lt=now - timedelta(seconds=settings.DECK_RUN_REDISPATCH_SECONDS))
-    for run_id in TaskRun.objects.filter(unpublished | stale, status=S.QUEUED).values_list(
-        "id", flat=True
-    )[:1000]:
+    # Attachment runs wait for their malware scans; the last clean scan dispatches them.
+    waiting = runs_awaiting_scans()
+    for run_id in (
+        TaskRun.objects.filter(unpublished | stale, status=S.QUEUED)
+        .exclude(waiting)
+        .values_list("id", flat=True)[:1000]
+    ):
         counts["dispatched"] += run_dispatch(run_id)
 
     counts["sessions_ended"] = sessions_end_idle()

@@ -5,6 +5,7 @@ from django.db import models
 from deck.ids import (
     new_agent_id,
     new_credential_id,
+    new_entity_id,
     new_run_id,
     new_session_id,
     new_source_id,
@@ -101,6 +102,41 @@ class Credential(Timestamped):
     def vault_token_ids(self) -> list[str]:
         tokens = [self.password_token, self.totp_token, self.source_fields_token]
         return [token for token in tokens if token]
+
+
+class Entity(Timestamped):
+    """Something a login gives access to (an account, a meter, a policy …), discovered by the
+    agent. Runs can be scoped to entities; ``(credential, type, external_id)`` is its identity
+    at the source, so discovering it again updates it instead of duplicating it."""
+
+    id = models.CharField(primary_key=True, max_length=80, default=new_entity_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="entities"
+    )
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="entities")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="entities")
+    # Free text: account, location, meter, policy, reservation, employee …
+    type = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=500, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "type", "external_id"], name="entity_identity_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="entity_org_created"),
+            models.Index(fields=["credential", "type"], name="entity_credential_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.external_id}"
 
 
 class Task(Timestamped):
@@ -247,6 +283,8 @@ class TaskRun(Timestamped):
     # A queued child waiting for a fan-out slot: neither dispatched nor re-published by the
     # sweeper until tasks.fanout releases it.
     held = models.BooleanField(default=False)
+    # The entities (ids) the run is scoped to; empty means everything the login shows.
+    entity_ids = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
     # Null until the run has a result: "no result yet" is not an empty string.
     result = models.CharField(  # noqa: DJ001
@@ -301,6 +339,9 @@ class RunStep(models.Model):
     detail = models.JSONField(default=dict)
     reasoning = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # A PNG of the page after the step (secrets masked): a name in default_storage,
+    # screenshots/<organization_id>/<run_id>/<sequence>.png; empty when there is none.
+    screenshot = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

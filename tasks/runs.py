@@ -19,8 +19,19 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from deck.events.services import event_record
+from deck.ids import new_run_id
 from deck.models import Organization
 from deck.vault.services import vault_destroy, vault_store
+from storage.inputs import (
+    FileInput,
+    file_inputs_attach,
+    file_inputs_parse,
+    file_inputs_reference,
+    file_inputs_stage,
+    files_discard,
+)
+from storage.models import StorageItem
+from storage.selectors import run_awaits_scans
 from tasks import selectors
 from tasks.errors import (
     InvalidInput,
@@ -191,15 +202,67 @@ def run_create(
     errors = input_errors(task.input_schema, dict(input))
     if errors:
         raise InvalidInputs(errors)
+    files = file_inputs_parse(
+        organization=organization, input_schema=task.input_schema, input=input
+    )
     source, credential, session = _resolve_target(
         organization, credential_id=credential_id, source_id=source_id, session_id=session_id
     )
-    if entity_ids:
-        # Entities are discovered by the agent at login; none exists for this target yet.
-        raise NotFound("entity", entity_ids[0], field="entity_ids[0]")
+    # Entities come from this credential's logins; anyone else's are unknown here.
+    entities = selectors.entities_for_run(
+        organization=organization,
+        credential_id=credential.id if credential else None,
+        entity_ids=list(dict.fromkeys(entity_ids or [])),
+    )
+    purposes = {file.purpose for file in files}
+    # Seed 002: an extraction run skips the agent, so it needs no browser session.
+    extraction = "extraction" in purposes
+    run_id = new_run_id()
+    # The files are written before the transaction (slow I/O stays outside it) and removed
+    # again if the run is not created after all.
+    staged = file_inputs_stage(
+        organization=organization,
+        run_id=run_id,
+        task_id=task.id,
+        credential_id=credential.id if credential else None,
+        files=files,
+    )
+    try:
+        run = _run_store(
+            organization=organization,
+            task=task,
+            run_id=run_id,
+            input=input,
+            source=source,
+            credential=credential,
+            session=session,
+            staged=staged,
+            extraction=extraction,
+            entity_ids=[entity.id for entity in entities],
+            links=links or {},
+        )
+    except BaseException:
+        files_discard(item for _, item in staged)
+        raise
+    return run
 
+
+def _run_store(
+    *,
+    organization: Organization,
+    task: Task,
+    run_id: str,
+    input: Mapping[str, Any],
+    source: Source,
+    credential: Credential | None,
+    session: Session | None,
+    staged: list[tuple[FileInput, StorageItem]],
+    extraction: bool,
+    entity_ids: list[str],
+    links: Mapping[str, Any],
+) -> TaskRun:
     with transaction.atomic():
-        if session is None:
+        if session is None and not extraction:
             active = Session.objects.filter(
                 organization=organization, status__in=ACTIVE_SESSION_STATUSES
             ).count()
@@ -220,32 +283,66 @@ def run_create(
                     purpose="task_run.input",
                     plaintext=json.dumps(stored_input.pop(name)),
                 )
+        file_inputs_reference(staged=staged, stored_input=stored_input)
         run = TaskRun.objects.create(
+            id=run_id,
             organization=organization,
             task=task,
             agent_id=task.agent_id,
             source=source,
             credential=credential,
             session=session,
+            entity_ids=entity_ids,
             input=stored_input,
             tokenized=sorted(tokens),
             input_tokens=tokens,
-            **(links or {}),
+            **links,
         )
+        file_inputs_attach(run=run, staged=staged)
         event_record(
             organization_id=organization.id, type="task_run.queued", data=run_event_data(run)
         )
-        transaction.on_commit(lambda: run_dispatch(run.id))
+        if extraction:
+            # Seed 002: an extraction run is running as soon as its file is stored; it does
+            # not wait in the queue for the malware scan.
+            now = timezone.now()
+            moved = run_transition(
+                run.id,
+                from_statuses=[S.QUEUED],
+                to=S.RUNNING,
+                started_at=now,
+                deadline_at=now + timedelta(seconds=task.timeout_seconds),
+                heartbeat_at=now,
+                dispatched_at=now,
+            )
+            run = moved or run
+        transaction.on_commit(lambda: run_files_dispatch(run.id, staged=staged))
     return run
+
+
+def run_files_dispatch(run_id: str, *, staged: list[tuple[FileInput, StorageItem]]) -> None:
+    """After commit: scan every stored file; an extraction run starts extracting, an
+    attachment run waits for its scans (the last clean one dispatches it), any other run is
+    dispatched now."""
+    from storage.jobs import extract_run_publish, scan_publish
+
+    for _, item in staged:
+        scan_publish(item.id)
+    purposes = {item.purpose for _, item in staged}
+    if "extraction" in purposes:
+        extract_run_publish(run_id)
+    elif "attachment" not in purposes:
+        run_dispatch(run_id)
 
 
 def run_dispatch(run_id: str, *, countdown: float = 0) -> bool:
     """Publish ``execute_run`` for a queued run; records ``dispatched_at`` on success.
-    Never raises: a failed publish is logged and left to the outbox sweeper."""
+    Never raises: a failed publish is logged and left to the outbox sweeper. A run whose
+    attachments have not all passed the malware scan is not published (seed 002)."""
     from tasks.jobs import execute_run
 
     run = TaskRun.objects.filter(pk=run_id, status=S.QUEUED).select_related("task").first()
-    if run is None:
+    if run is None or run_awaits_scans(run_id=run_id):
         return False
     remaining = _remaining_seconds(run)
     try:

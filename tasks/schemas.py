@@ -12,6 +12,8 @@ from tasks.models import (
     STAGE_SUCCESSES_REQUIRED,
     Agent,
     Credential,
+    Entity,
+    RunStep,
     Session,
     Source,
     Task,
@@ -37,11 +39,18 @@ class TaskSummary(Schema):
     status: str
 
 
+PlannerName = Literal["heuristic", "llm"]
+
+
 class AgentOut(Schema):
     id: str
     object: Literal["agent"] = "agent"
     name: str
     description: str
+    planner: PlannerName
+    llm_base_url: str | None = Field(description="Empty: the deployment's DECK_LLM_BASE_URL.")
+    llm_model: str | None = Field(description="Empty: the deployment's DECK_LLM_MODEL.")
+    has_llm_api_key: bool = Field(description="The key itself is write-only.")
     tasks: list[TaskSummary]
     created_at: datetime
     updated_at: datetime
@@ -50,15 +59,42 @@ class AgentOut(Schema):
     def resolve_tasks(obj: Agent) -> list[Task]:
         return list(obj.tasks.all())
 
+    @staticmethod
+    def resolve_llm_base_url(obj: Agent) -> str | None:
+        return obj.llm_base_url or None
+
+    @staticmethod
+    def resolve_llm_model(obj: Agent) -> str | None:
+        return obj.llm_model or None
+
+    @staticmethod
+    def resolve_has_llm_api_key(obj: Agent) -> bool:
+        return bool(obj.llm_api_key_token)
+
+
+LlmApiKey = Annotated[str, StringConstraints(max_length=2000)]
+
 
 class AgentCreateIn(Strict):
     name: Name
     description: str = Field("", max_length=5000)
+    planner: PlannerName = "heuristic"
+    llm_base_url: str = Field("", max_length=2000)
+    llm_model: str = Field("", max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None, description="Write-only; kept in the vault and never returned."
+    )
 
 
 class AgentUpdateIn(Strict):
     name: Name | None = None
     description: str | None = Field(None, max_length=5000)
+    planner: PlannerName | None = None
+    llm_base_url: str | None = Field(None, max_length=2000)
+    llm_model: str | None = Field(None, max_length=200)
+    llm_api_key: LlmApiKey | None = Field(
+        None, description='Write-only. A new key replaces the old one; "" or null removes it.'
+    )
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -136,6 +172,11 @@ class CredentialOut(Schema):
         return obj.external_id or None
 
 
+def credential_representation(credential: Credential) -> dict[str, Any]:
+    """The credential as the API returns it (never a secret), as plain JSON for events."""
+    return CredentialOut.from_orm(credential).model_dump(mode="json")
+
+
 class AuthCredentialsIn(Strict):
     username: str | None = Field(None, max_length=500)
     password: str | None = Field(None, max_length=2000)
@@ -153,6 +194,26 @@ class CredentialCreateIn(Strict):
 class CredentialUpdateIn(Strict):
     auth_credentials: AuthCredentialsIn | None = None
     external_id: str | None = Field(None, max_length=255)
+
+
+# -- entities -----------------------------------------------------------------------------
+
+
+class EntityOut(Schema):
+    id: str
+    object: Literal["entity"] = "entity"
+    credential_id: str
+    source_id: str
+    type: str
+    external_id: str
+    name: str | None
+    attributes: JsonObject
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_name(obj: Entity) -> str | None:
+        return obj.name or None
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -278,7 +339,9 @@ class RunCreateIn(Strict):
     credential_id: str | None = None
     source_id: str | None = None
     session_id: str | None = None
-    entity_ids: list[str] | None = None
+    entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
+        None, max_length=1000
+    )
     input: JsonObject = Field(default_factory=dict)
 
 
@@ -304,8 +367,16 @@ class RunError(Schema):
     message: str
 
 
+class Screenshot(Schema):
+    sequence: int
+    tool: str
+    reasoning: str
+    url: str = Field(description="A signed, expiring link to the PNG.")
+    created_at: datetime
+
+
 class Artifacts(Schema):
-    screenshots: list[JsonObject]
+    screenshots: list[Screenshot]
 
 
 class TaskRunOut(Schema):
@@ -322,6 +393,7 @@ class TaskRunOut(Schema):
     workflow_run_id: str | None = Field(None, description="Set on the step runs of workflows.")
     workflow_step: int | None = None
     parent_id: str | None = Field(None, description="Set on the child runs of an entity fan-out.")
+    entity_ids: list[str]
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
     tokenized: list[str]
@@ -348,6 +420,26 @@ class SessionOut(Schema):
 
 
 RUN_INCLUDES = frozenset({"input", "storage", "screenshots"})
+# include=screenshots on a run lists at most this many (oldest first); the screenshots
+# endpoint pages through all of them.
+RUN_SCREENSHOTS_INCLUDED = 100
+
+
+def screenshot_representation(step: RunStep, organization_id: str) -> dict[str, Any]:
+    from storage.signing import signed_url  # storage's models import this module
+
+    return {
+        "sequence": step.sequence,
+        "tool": step.tool,
+        "reasoning": step.reasoning,
+        "url": signed_url(
+            path=step.screenshot,
+            organization_id=organization_id,
+            file_name=f"{step.run_id}-{step.sequence}.png",
+            content_type="image/png",
+        ),
+        "created_at": step.created_at,
+    }
 
 
 def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -367,12 +459,13 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "workflow_run_id": run.workflow_run_id,
         "workflow_step": run.workflow_step,
         "parent_id": run.parent_id,
+        "entity_ids": list(run.entity_ids),
         "runtime_ms": run.runtime_ms,
         "tokenized": list(run.tokenized),
         "output": run.output,
         "errors": list(run.errors),
         "interaction": run.interaction,
-        "storage": [],
+        "storage": run_storage(run, full="storage" in include),
         "canceled_at": run.canceled_at,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
@@ -380,8 +473,23 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
     if "input" in include:
         data["input"] = dict(run.input)
     if "screenshots" in include:
-        data["artifacts"] = {"screenshots": []}
+        steps = run.steps.exclude(screenshot="").order_by("sequence")[:RUN_SCREENSHOTS_INCLUDED]
+        data["artifacts"] = {
+            "screenshots": [screenshot_representation(s, run.organization_id) for s in steps]
+        }
     return data
+
+
+def run_storage(run: TaskRun, *, full: bool = False) -> list[dict[str, Any]]:
+    """The run's storage items, newest first: summaries, or with ``include=storage`` the
+    full items (extraction and a fresh signed url)."""
+    from storage.schemas import storage_representation, storage_summary
+
+    # Sorted here rather than in SQL so that a prefetched list (run lists) is reused.
+    items = sorted(run.storage_items.all(), key=lambda i: (i.created_at, i.pk), reverse=True)
+    if full:
+        return [storage_representation(item) for item in items]
+    return [storage_summary(item) for item in items]
 
 
 def run_event_data(run: TaskRun) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from tasks.errors import NotFound
 from tasks.models import (
     Agent,
     Credential,
+    Entity,
     RunStep,
     Session,
     Source,
@@ -74,6 +75,45 @@ def credential_get(
     return credential
 
 
+def entity_list(
+    *, organization: Organization, credential_id: str | None = None, type: str | None = None
+) -> QuerySet[Entity]:
+    entities = Entity.objects.filter(organization=organization)
+    if credential_id:
+        entities = entities.filter(credential_id=credential_id)
+    if type:
+        entities = entities.filter(type=type)
+    return entities
+
+
+def entity_get(*, organization: Organization, entity_id: str) -> Entity:
+    entity = entity_list(organization=organization).filter(id=entity_id).first()
+    if entity is None:
+        raise NotFound("entity", entity_id)
+    return entity
+
+
+def entities_for_run(
+    *, organization: Organization, credential_id: str | None, entity_ids: list[str]
+) -> list[Entity]:
+    """The entities ``entity_ids`` names, in that order, if every one belongs to the
+    organization and to ``credential_id``; the first that does not is a ``NotFound``."""
+    found = (
+        {
+            entity.id: entity
+            for entity in Entity.objects.filter(
+                organization=organization, credential_id=credential_id, id__in=entity_ids
+            )
+        }
+        if credential_id
+        else {}
+    )
+    for entity_id in entity_ids:
+        if entity_id not in found:
+            raise NotFound("entity", entity_id, field="entity_ids")
+    return [found[entity_id] for entity_id in entity_ids]
+
+
 def task_list(
     *,
     organization: Organization,
@@ -107,7 +147,7 @@ def task_get(*, organization: Organization, task_id: str, for_update: bool = Fal
 def run_list(
     *, organization: Organization, filters: dict[str, object] | None = None
 ) -> QuerySet[TaskRun]:
-    runs = TaskRun.objects.filter(organization=organization)
+    runs = TaskRun.objects.filter(organization=organization).prefetch_related("storage_items")
     for name, value in (filters or {}).items():
         if value in (None, "", []):
             continue
@@ -129,6 +169,15 @@ def run_get(*, organization: Organization, run_id: str) -> TaskRun:
     if run is None:
         raise NotFound("task_run", run_id)
     return run
+
+
+def run_screenshots(
+    *, organization: Organization, run_id: str, after: int = 0
+) -> QuerySet[RunStep]:
+    """The run's steps that have a screenshot, oldest first (after sequence ``after``)."""
+    run = run_get(organization=organization, run_id=run_id)
+    steps = RunStep.objects.filter(run=run, sequence__gt=after).exclude(screenshot="")
+    return steps.order_by("sequence")
 
 
 def session_list(*, organization: Organization, status: str | None = None) -> QuerySet[Session]:

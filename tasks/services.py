@@ -9,17 +9,19 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from deck.events.services import event_record
 from deck.models import Organization
 from deck.vault.services import vault_destroy, vault_store
 from tasks import definitions, selectors
-from tasks.errors import InvalidInput, StateConflict
-from tasks.models import Agent, Credential, Source, Task
-from tasks.schemas import task_representation
+from tasks.errors import InvalidInput, NotFound, StateConflict
+from tasks.models import Agent, Credential, Entity, Source, Task
+from tasks.schemas import credential_representation, task_representation
 
 SOURCE_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_SOURCE_FIELDS = 10
@@ -29,25 +31,108 @@ _RELEARN_FIELDS = ("prompt", "input_schema", "output_schema")
 # -- agents -------------------------------------------------------------------------------
 
 
-def agent_create(*, organization: Organization, name: str, description: str = "") -> Agent:
-    return Agent.objects.create(organization=organization, name=name, description=description)
+LLM_API_KEY_PURPOSE = "agent.llm_api_key"
+
+
+def _llm_base_url(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            "llm_base_url must be an http or https URL, such as https://api.openai.com/v1.",
+            field="llm_base_url",
+        ) from exc
+    return url.rstrip("/")
+
+
+def _agent_check(agent: Agent) -> None:
+    """An llm agent needs an endpoint and a model, its own or the deployment's."""
+    if agent.planner != Agent.Planner.LLM:
+        return
+    if not (agent.llm_base_url or settings.DECK_LLM_BASE_URL):
+        raise InvalidInput(
+            "The llm planner needs llm_base_url (this deployment sets no DECK_LLM_BASE_URL).",
+            field="llm_base_url",
+        )
+    if not (agent.llm_model or settings.DECK_LLM_MODEL):
+        raise InvalidInput(
+            "The llm planner needs llm_model (this deployment sets no DECK_LLM_MODEL).",
+            field="llm_model",
+        )
+
+
+def _agent_apply(agent: Agent, changes: Mapping[str, Any], *, replaced: list[str]) -> None:
+    """Set the given fields; a new ``llm_api_key`` goes to the vault, ``""`` or None removes
+    it, and the old token goes to ``replaced``."""
+    for field in ("name", "description", "planner", "llm_model"):
+        if changes.get(field) is not None:
+            setattr(
+                agent, field, changes[field].strip() if field == "llm_model" else changes[field]
+            )
+    if changes.get("llm_base_url") is not None:
+        agent.llm_base_url = _llm_base_url(changes["llm_base_url"])
+    if "llm_api_key" in changes:
+        key = (changes["llm_api_key"] or "").strip()
+        replaced.append(agent.llm_api_key_token)
+        agent.llm_api_key_token = (
+            vault_store(organization=agent.organization, purpose=LLM_API_KEY_PURPOSE, plaintext=key)
+            if key
+            else ""
+        )
+    _agent_check(agent)
+
+
+def agent_create(
+    *,
+    organization: Organization,
+    name: str,
+    description: str = "",
+    planner: str = Agent.Planner.HEURISTIC,
+    llm_base_url: str = "",
+    llm_model: str = "",
+    llm_api_key: str | None = None,
+) -> Agent:
+    """Atomic: the agent and its vault-held model API key commit together."""
+    agent = Agent(organization=organization, name=name, description=description)
+    with transaction.atomic():
+        _agent_apply(
+            agent,
+            {
+                "planner": planner,
+                "llm_base_url": llm_base_url or "",
+                "llm_model": llm_model or "",
+                "llm_api_key": llm_api_key,
+            },
+            replaced=[],
+        )
+        agent.save()
+    return agent
 
 
 def agent_update(*, organization: Organization, agent_id: str, changes: Mapping[str, Any]) -> Agent:
-    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
-    for field in ("name", "description"):
-        if changes.get(field) is not None:
-            setattr(agent, field, changes[field])
-    agent.save()
+    """Atomic; a replaced or removed model API key is destroyed in the vault."""
+    with transaction.atomic():
+        agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+        replaced: list[str] = []
+        _agent_apply(agent, changes, replaced=replaced)
+        agent.save()
+        vault_destroy(organization=organization, token_ids=[t for t in replaced if t])
     return agent
 
 
 def agent_delete(*, organization: Organization, agent_id: str) -> None:
     """Refused while the agent still has tasks: deleting it must not lose them."""
-    agent = selectors.agent_get(organization=organization, agent_id=agent_id)
-    if agent.tasks.exists():
-        raise StateConflict("This agent still has tasks; delete or move them first.")
-    agent.delete()
+    with transaction.atomic():
+        agent = selectors.agent_get(organization=organization, agent_id=agent_id)
+        if agent.tasks.exists():
+            raise StateConflict("This agent still has tasks; delete or move them first.")
+        token = agent.llm_api_key_token
+        agent.delete()
+        if token:
+            vault_destroy(organization=organization, token_ids=[token])
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -240,6 +325,152 @@ def credential_delete(*, organization: Organization, credential_id: str) -> None
         tokens = credential.vault_token_ids()
         credential.delete()
         vault_destroy(organization=organization, token_ids=tokens)
+
+
+def _credential_mark(*, credential_id: str, to: str, from_statuses: list[str]) -> bool:
+    """Atomic: conditional status change plus its ``credential.<status>`` event; False when
+    the credential was not in ``from_statuses`` (or is gone), with nothing written."""
+    with transaction.atomic():
+        moved = Credential.objects.filter(pk=credential_id, status__in=from_statuses).update(
+            status=to, updated_at=timezone.now()
+        )
+        if not moved:
+            return False
+        credential = Credential.objects.get(pk=credential_id)
+        event_record(
+            organization_id=credential.organization_id,
+            type=f"credential.{to}",
+            data=credential_representation(credential),
+        )
+    return True
+
+
+def credential_mark_verified(*, credential_id: str) -> bool:
+    """Atomic, idempotent: the source accepted the login. unverified/invalid → verified with
+    one ``credential.verified`` event; an already verified credential writes nothing."""
+    return _credential_mark(
+        credential_id=credential_id,
+        to=Credential.Status.VERIFIED,
+        from_statuses=[Credential.Status.UNVERIFIED, Credential.Status.INVALID],
+    )
+
+
+def credential_mark_invalid(*, credential_id: str) -> bool:
+    """Atomic, idempotent: the source rejected the login. unverified/verified → invalid with
+    one ``credential.invalid`` event; an already invalid credential writes nothing."""
+    return _credential_mark(
+        credential_id=credential_id,
+        to=Credential.Status.INVALID,
+        from_statuses=[Credential.Status.UNVERIFIED, Credential.Status.VERIFIED],
+    )
+
+
+# -- entities -----------------------------------------------------------------------------
+
+MAX_ENTITIES_PER_RECORD = 5000
+MAX_ENTITY_ATTRIBUTES_CHARS = 20_000
+
+
+def _entity_fields(index: int, item: Any) -> dict[str, Any]:
+    """One discovered entity, checked and normalized: {type, external_id, name, attributes}."""
+    where = f"found[{index}]"
+    if not isinstance(item, Mapping):
+        raise InvalidInput(f"{where} must be an object.", field=where)
+    kind = item.get("type")
+    if not isinstance(kind, str) or not kind.strip() or len(kind.strip()) > 64:
+        raise InvalidInput(
+            f"{where}.type must be a text of 1 to 64 characters.", field=f"{where}.type"
+        )
+    external_id = item.get("external_id")
+    if isinstance(external_id, int) and not isinstance(external_id, bool):
+        external_id = str(external_id)
+    if (
+        not isinstance(external_id, str)
+        or not external_id.strip()
+        or len(external_id.strip()) > 255
+    ):
+        raise InvalidInput(
+            f"{where}.external_id must be a text of 1 to 255 characters.",
+            field=f"{where}.external_id",
+        )
+    name = item.get("name") or ""
+    if not isinstance(name, str):
+        raise InvalidInput(f"{where}.name must be a text.", field=f"{where}.name")
+    attributes = item.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise InvalidInput(f"{where}.attributes must be an object.", field=f"{where}.attributes")
+    try:
+        size = len(json.dumps(attributes))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"{where}.attributes must be plain JSON.", field=f"{where}.attributes"
+        ) from exc
+    if size > MAX_ENTITY_ATTRIBUTES_CHARS:
+        raise InvalidInput(
+            f"{where}.attributes is larger than {MAX_ENTITY_ATTRIBUTES_CHARS} characters.",
+            field=f"{where}.attributes",
+        )
+    return {
+        "type": kind.strip(),
+        "external_id": external_id.strip(),
+        "name": name.strip()[:500],
+        "attributes": dict(attributes),
+    }
+
+
+def entities_record(*, credential_id: str, found: list[dict[str, Any]]) -> list[Entity]:
+    """Atomic, idempotent: upserts what a login showed, keyed by (credential, type,
+    external_id); recording the same list again changes only ``last_seen_at``. Returns the
+    entities in the order given (a repeated identity once, its last occurrence winning)."""
+    if not isinstance(found, list):
+        raise InvalidInput("found must be a list of entities.", field="found")
+    if len(found) > MAX_ENTITIES_PER_RECORD:
+        raise InvalidInput(
+            f"At most {MAX_ENTITIES_PER_RECORD} entities can be recorded at once.", field="found"
+        )
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, item in enumerate(found):
+        fields = _entity_fields(index, item)
+        wanted.pop((fields["type"], fields["external_id"]), None)
+        wanted[(fields["type"], fields["external_id"])] = fields
+    now = timezone.now()
+    with transaction.atomic():
+        # The row lock serializes two recorders of one credential, so neither trips over the
+        # unique constraint with a row the other is creating.
+        credential = Credential.objects.select_for_update().filter(pk=credential_id).first()
+        if credential is None:
+            raise NotFound("credential", credential_id, field="credential_id")
+        existing = {
+            (entity.type, entity.external_id): entity
+            for entity in Entity.objects.filter(
+                credential=credential, external_id__in={key[1] for key in wanted}
+            )
+        }
+        changed, created = [], []
+        for key, fields in wanted.items():
+            entity = existing.get(key)
+            if entity is None:
+                entity = Entity(
+                    organization_id=credential.organization_id,
+                    credential=credential,
+                    source_id=credential.source_id,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    **fields,
+                )
+                created.append(entity)
+            else:
+                entity.name = fields["name"]
+                entity.attributes = fields["attributes"]
+                entity.last_seen_at = now
+                entity.updated_at = now
+                changed.append(entity)
+            existing[key] = entity
+        Entity.objects.bulk_create(created, batch_size=500)
+        Entity.objects.bulk_update(
+            changed, ["name", "attributes", "last_seen_at", "updated_at"], batch_size=500
+        )
+    return [existing[key] for key in wanted]
 
 
 # -- tasks --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from console.membership import ConsoleRequest, organization_required
 from console.shortcuts import get_or_404, redirect_after_post, render_page
 from tasks import selectors, services
 from tasks.errors import DeckError
+from tasks.models import Agent
 
 
 def _render_agents(request: ConsoleRequest, form: AgentForm) -> HttpResponse:
@@ -41,11 +42,7 @@ def agents_create(request: ConsoleRequest) -> HttpResponse:
     form = AgentForm(request.POST)
     if form.is_valid():
         try:
-            agent = services.agent_create(
-                organization=request.organization,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-            )
+            agent = services.agent_create(organization=request.organization, **form.changes())
         except DeckError as error:
             form.add_deck_error(error)
         else:
@@ -63,3 +60,36 @@ def agents_detail(request: ConsoleRequest, agent_id: str) -> HttpResponse:
         "-created_at"
     )
     return render_page(request, "console/agents_detail.html", {"agent": agent, "tasks": tasks})
+
+
+def _render_form(request: ConsoleRequest, form: AgentForm, agent: Agent) -> HttpResponse:
+    return render_page(
+        request, "console/agents_form.html", {"form": form, "agent": agent}, partial="form"
+    )
+
+
+@require_GET
+@login_required
+@organization_required
+def agents_edit(request: ConsoleRequest, agent_id: str) -> HttpResponse:
+    agent = get_or_404(selectors.agent_get, organization=request.organization, agent_id=agent_id)
+    return _render_form(request, AgentForm(agent=agent), agent)
+
+
+@require_POST
+@login_required
+@organization_required
+def agents_update(request: ConsoleRequest, agent_id: str) -> HttpResponse:
+    agent = get_or_404(selectors.agent_get, organization=request.organization, agent_id=agent_id)
+    form = AgentForm(request.POST, agent=agent)
+    if form.is_valid():
+        try:
+            agent = services.agent_update(
+                organization=request.organization, agent_id=agent.id, changes=form.changes()
+            )
+        except DeckError as error:
+            form.add_deck_error(error)
+        else:
+            messages.success(request, f"Saved the agent {agent.name}.")
+            return redirect_after_post(request, reverse("console:agents_detail", args=[agent.id]))
+    return _render_form(request, form, agent)

@@ -149,7 +149,18 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    from deck.api import agents, credentials, events, meta, runs, sources, tasks, workflows
+    from deck.api import (
+        agents,
+        credentials,
+        entities,
+        events,
+        meta,
+        runs,
+        sources,
+        storage,
+        tasks,
+        workflows,
+    )
 
     api.add_router("", meta.router)
     api.add_router("/agents", agents.router)
@@ -157,9 +168,12 @@ def _register_routers() -> None:
     api.add_router("/credentials", credentials.router)
     api.add_router("/tasks", tasks.router)
     api.add_router("/task-runs", runs.router)
+    api.add_router("/task-runs", storage.run_storage_router)
+    api.add_router("/storage", storage.router)
     api.add_router("/sessions", runs.sessions_router)
     api.add_router("/workflows", workflows.router)
     api.add_router("/workflow-runs", workflows.runs_router)
+    api.add_router("/entities", entities.router)
     api.add_router("/events", events.router)
     api.add_router("/event-destinations", events.destinations_router)
 

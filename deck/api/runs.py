@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from deck.api.pagination import DEFAULT_LIMIT, Page, paginate
+from deck.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, paginate
 from deck.api.requests import ApiRequest
 from tasks import runs, selectors
 from tasks.errors import InvalidInput
@@ -14,9 +16,11 @@ from tasks.models import Session
 from tasks.schemas import (
     RUN_INCLUDES,
     InteractionAnswerIn,
+    Screenshot,
     SessionOut,
     TaskRunOut,
     run_representation,
+    screenshot_representation,
 )
 
 router = Router(tags=["Task runs"])
@@ -55,6 +59,10 @@ class RunFilters(Schema):
     created_before: datetime | None = None
 
 
+class ScreenshotList(Page):
+    data: list[Screenshot]
+
+
 class RejectIn(Schema):
     reason: str = Field("", max_length=2000)
 
@@ -87,6 +95,39 @@ def run_list(
 def run_get(request: ApiRequest, run_id: str, include: str | None = None) -> dict[str, Any]:
     run = selectors.run_get(organization=request.auth, run_id=run_id)
     return run_representation(run, _includes(include))
+
+
+@router.get(
+    "/{run_id}/screenshots",
+    response=ScreenshotList,
+    summary="List a run's screenshots (oldest first)",
+)
+def run_screenshots(
+    request: ApiRequest, run_id: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> dict[str, Any]:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.", field="limit")
+    after = 0
+    if cursor:
+        try:
+            after = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        except (ValueError, binascii.Error) as exc:
+            raise InvalidInput("cursor is not a cursor this API returned.", field="cursor") from exc
+    steps = list(
+        selectors.run_screenshots(organization=request.auth, run_id=run_id, after=after)[
+            : limit + 1
+        ]
+    )
+    has_more = len(steps) > limit
+    steps = steps[:limit]
+    next_cursor = None
+    if has_more:
+        next_cursor = base64.urlsafe_b64encode(str(steps[-1].sequence).encode()).decode()
+    return {
+        "data": [screenshot_representation(step, request.auth.id) for step in steps],
+        "has_more": has_more,
+        "next_cursor": next_cursor.rstrip("=") if next_cursor else None,
+    }
 
 
 @router.post("/{run_id}/cancel", response=TaskRunOut, exclude_unset=True, summary="Cancel a run")

@@ -117,21 +117,37 @@ class Planner(Protocol):
 
 
 class UnavailablePlanner:
-    """Used when no agent is configured: fails the run clearly instead of pretending."""
+    """Used when the configured planner cannot be loaded: fails the run clearly instead of
+    pretending."""
+
+    def __init__(self, message: str = "") -> None:
+        self.message = message or "No agent planner is available for this deployment."
 
     def run(self, context: RunContext) -> dict[str, Any]:
-        raise AgentFailure(
-            "No agent planner is configured for this deployment (DECK_AGENT_PLANNER).",
-            type="api",
-            code="agent_unavailable",
-        )
+        raise AgentFailure(self.message, type="api", code="agent_unavailable")
+
+
+# How each ``Agent.Planner`` explores, as a dotted path to a zero-argument factory returning a
+# Planner. Browser planners also offer ``explore(harness) -> output`` so a wrapper (the
+# playbook replay) can hand them an open harness mid-flow.
+PLANNERS: dict[str, str] = {
+    "heuristic": "tasks.agent.heuristic.HeuristicPlanner",
+    "llm": "tasks.agent.llm.LlmPlanner",
+}
 
 
 def planner_for(context: RunContext) -> Planner:
-    path = getattr(settings, "DECK_AGENT_PLANNER", "")
+    """``DECK_AGENT_PLANNER`` (a dotted path) overrides everything — tests script the agent
+    with it; otherwise the agent's own planner from ``PLANNERS``."""
+    path = getattr(settings, "DECK_AGENT_PLANNER", "") or PLANNERS.get(context.agent_planner, "")
     if not path:
-        return UnavailablePlanner()
-    factory: Callable[[], Planner] = import_string(path)
+        return UnavailablePlanner(f"The agent planner {context.agent_planner!r} is unknown.")
+    try:
+        factory: Callable[[], Planner] = import_string(path)
+    except ImportError:
+        return UnavailablePlanner(
+            f"The agent planner {context.agent_planner!r} is not installed ({path})."
+        )
     return factory()
 
 

@@ -62,7 +62,7 @@ def test_frame_has_csrf_headers_navigation_and_docs(client: Client, owner, org) 
     assert f'href="{reverse("console:api_keys")}"' in content
     assert 'href="/v2/docs"' in content
     # Sections without a page yet are plain text, not links.
-    assert 'aria-disabled="true" title="Coming soon">Entities <span' in content
+    assert 'aria-disabled="true" title="Coming soon">Settings <span' in content
     assert "Acme Utilities" in content
     assert "Django admin" not in content
 

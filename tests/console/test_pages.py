@@ -17,6 +17,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:home", None, None, None),
     ("console:agents", None, None, '<div id="agents-panel"'),
     ("console:agents_detail", lambda w: w.agent.id, None, None),
+    ("console:agents_edit", lambda w: w.agent.id, None, '<form id="agent-form"'),
     ("console:sources", None, None, None),
     ("console:sources_new", None, None, '<form id="source-form"'),
     ("console:sources_edit", lambda w: w.source.id, None, '<form id="source-form"'),
@@ -30,6 +31,7 @@ PAGES: list[tuple[str, Callable[[World], str] | None, str | None, str | None]] =
     ("console:runs_detail", lambda w: w.run.id, "run-header", '<section id="run-header"'),
     ("console:runs_detail", lambda w: w.run.id, "run-tab", '<section id="run-tab"'),
     ("console:sessions", None, None, '<div id="sessions-table"'),
+    ("console:entities", None, None, '<div id="entities-table"'),
     ("console:sessions_detail", lambda w: w.run.session_id or "", None, None),
 ]
 
@@ -45,6 +47,7 @@ ACTIONS: list[tuple[str, Callable[[World], str]]] = [
     ("console:sessions_end", lambda w: w.run.session_id or ""),
     ("console:credentials_update", lambda w: w.credential.id),
     ("console:sources_update", lambda w: w.source.id),
+    ("console:agents_update", lambda w: w.agent.id),
 ]
 
 CREATES = [
@@ -161,9 +164,8 @@ def test_lists_show_only_the_organizations_objects(
 
 def test_navigation_links_every_built_section(member: Client, world: World) -> None:
     content = member.get(reverse("console:home")).content.decode()
-    for name in ("agents", "tasks", "runs", "sessions", "credentials", "sources"):
+    for name in ("agents", "tasks", "runs", "sessions", "credentials", "sources", "entities"):
         assert f'href="{reverse(f"console:{name}")}"' in content
-    assert 'aria-disabled="true" title="Coming soon">Entities <span' in content
 
 
 def test_filter_selects_keep_the_chosen_values(org, owner):

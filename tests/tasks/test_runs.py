@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from deck.events.models import Event
 from deck.vault.models import VaultToken
+from tasks.agent.runtime import PLANNERS
 from tasks.execution import BUSY, run_execute, runs_sweep
 from tasks.models import RunStep, Session, TaskRun
 from tests.api.factories import make_credential, make_task
@@ -234,11 +235,13 @@ def test_agent_failures_fail_the_run(org, api, credential, prompt, type_, code):
     assert (failed["errors"][0]["type"], failed["errors"][0]["code"]) == (type_, code)
 
 
-def test_no_planner_configured_fails_clearly(org, api, credential, settings):
+def test_a_planner_that_is_not_installed_fails_clearly(org, api, credential, settings, monkeypatch):
     settings.DECK_AGENT_PLANNER = ""
+    monkeypatch.setitem(PLANNERS, "heuristic", "tasks.agent.not_installed.Planner")
     run = start(api, payment_task(org), credential)
     run_execute(run["id"])
-    assert TaskRun.objects.get(pk=run["id"]).errors[0]["code"] == "agent_unavailable"
+    error = TaskRun.objects.get(pk=run["id"]).errors[0]
+    assert (error["type"], error["code"]) == ("api", "agent_unavailable")
 
 
 def test_interaction_pauses_without_holding_the_worker_then_resumes(org, api, credential):
