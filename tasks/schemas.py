@@ -335,12 +335,24 @@ def task_representation(task: Task) -> dict[str, Any]:
 # -- task runs and sessions ---------------------------------------------------------------
 
 
+class EntityFilter(Strict):
+    """Matches the credential's entities: ``type`` equal, every attribute equal."""
+
+    type: str | None = Field(None, max_length=64)
+    attributes: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
 class RunCreateIn(Strict):
     credential_id: str | None = None
     source_id: str | None = None
     session_id: str | None = None
     entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
         None, max_length=1000
+    )
+    entity_filter: EntityFilter | None = Field(
+        None, description="Fan out over the credential's entities that match."
     )
     input: JsonObject = Field(default_factory=dict)
 

@@ -98,5 +98,6 @@ def task_run(request: ApiRequest, task_id: str, payload: RunCreateIn) -> Status[
         source_id=payload.source_id,
         session_id=payload.session_id,
         entity_ids=payload.entity_ids,
+        entity_filter=payload.entity_filter.dict() if payload.entity_filter else None,
     )
     return Status(201, run_representation(run))
