@@ -615,7 +615,7 @@ WORKFLOW_STEPS_HELP = (
     "One object per step, run in order in one session: "
     '<code>{"task_id": "task_…", "input_mapping": {"field": "/input/name" or '
     '"/steps/0/field" or {"const": value}}, "failure_behavior": "stop" | "continue" | '
-    '"retry", "max_attempts": 1–5}</code>. Pointers are checked against the schemas.'
+    '"retry", "max_attempts": 1 to 5}</code>. Pointers are checked against the schemas.'
 )
 
 
