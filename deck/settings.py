@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "deck.vault",
     "deck.events",
     "tasks",
+    "tasks.sandbox",
     "storage",
     "console",
 ]

@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v2/", api.urls),
     path("", include("storage.urls")),
+    path("sandbox/", include("tasks.sandbox.urls")),
     path("", include("console.urls")),
 ]

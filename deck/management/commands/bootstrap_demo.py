@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from deck.models import Membership, Organization
 from deck.services import membership_add, organization_create
+from tasks.sandbox.services import sandbox_demo_ensure
 
 DEMO_NAME = "Demo"
 DEMO_SLUG = "demo"
@@ -20,6 +22,7 @@ DEMO_EMAIL = "demo@deck.local"
 class Command(BaseCommand):
     help = (
         f"Ensure the demo organization ({DEMO_SLUG!r}) and its owner {DEMO_EMAIL} exist, "
+        "with the sandbox sources, their credentials, the demo agent and the catalog tasks, "
         "then print the login."
     )
 
@@ -48,6 +51,7 @@ class Command(BaseCommand):
                 user.set_password(password)
             user.save()
             membership_add(organization=organization, user=user, role=Membership.Role.OWNER)
+            demo = sandbox_demo_ensure(organization=organization, public_url=settings.PUBLIC_URL)
 
         self.stdout.write(f"Organization: {organization.name} ({organization.slug})")
         self.stdout.write(f"Email: {DEMO_EMAIL}")
@@ -55,3 +59,8 @@ class Command(BaseCommand):
             self.stdout.write("Password: unchanged (use --reset-password for a new one)")
         else:
             self.stdout.write(f"Password: {password}")
+        self.stdout.write(
+            f"Sandbox: {len(demo.sources)} sources, {len(demo.credentials)} credentials, "
+            f"agent {demo.agent.name!r}, {len(demo.tasks)} tasks ({demo.created} new) "
+            f"at {settings.PUBLIC_URL}/sandbox/"
+        )
