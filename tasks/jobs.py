@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 
 from tasks.execution import BUSY, run_execute, runs_sweep
@@ -13,9 +15,14 @@ BUSY_RETRY_SECONDS = 3
 def execute_run(run_id: str) -> str:
     """Queue ``runs``. Receives only the id; secrets are revealed inside. Duplicate deliveries
     are harmless: the conditional claim lets one through."""
+    started = time.monotonic()
     outcome = run_execute(run_id)
     if outcome == BUSY:
         run_dispatch(run_id, countdown=BUSY_RETRY_SECONDS)
+    else:
+        from tasks.fanout import fanout_continue
+
+        fanout_continue(run_id, started=started)
     return outcome
 
 

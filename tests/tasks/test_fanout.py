@@ -3,6 +3,7 @@ plays the worker, a planner that reports the entity it was given plays the agent
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from deck.events.models import Event
 from deck.vault.models import VaultToken
 from tasks.agent.runtime import AgentFailure, RunContext
 from tasks.execution import run_execute
+from tasks.fanout import fanout_continue
 from tasks.models import Entity, TaskRun
 from tasks.services import entities_record
 from tests.api.factories import make_credential, make_source, make_task
@@ -292,3 +294,19 @@ def test_a_single_entity_id_is_an_ordinary_run(org, api, task, credential):
     assert run["entity_ids"] == [entity.id]
     assert run["parent_id"] is None
     assert not TaskRun.objects.filter(parent__isnull=False).exists()
+
+
+def test_a_worker_chains_the_next_released_child_of_its_credential(org, api, task, credential):
+    entities = accounts(credential, 3)
+    parent = fan_out(api, task, credential, entity_ids=[entity.id for entity in entities])
+    first = released()
+    started = time.monotonic()
+    assert run_execute(first.id) == "finished"
+    assert fanout_continue(first.id, started=started) == 2
+    assert TaskRun.objects.get(pk=parent["id"]).status == "completed"
+    # A job that is too old to fit another child's timeout leaves it to the broker.
+    again = fan_out(api, task, credential, entity_ids=[entity.id for entity in entities[:2]])
+    child = released()
+    run_execute(child.id)
+    assert fanout_continue(child.id, started=time.monotonic() - 60) == 0
+    assert TaskRun.objects.get(pk=again["id"]).status == "running"
