@@ -430,6 +430,9 @@ def workflow_run_start(
         except InvalidInputs as exc:
             raise InvalidInputs([_at_step(error, 0) for error in exc.errors]) from exc
         except InvalidInput as exc:
+            # The first step's input is the step's problem; the target is the request's.
+            if exc.field and not exc.field.startswith("input"):
+                raise
             raise _at_step(exc, 0) from exc
         WorkflowRun.objects.filter(pk=workflow_run.pk).update(
             session=first.session_id, credential=first.credential_id, current_run=first

@@ -468,6 +468,37 @@ def test_a_session_can_be_given_instead_of_a_credential(org, api, payment, crede
     drain()
     assert wrun(second["id"]).status == "completed"
     assert wrun(second["id"]).session_id == first["session_id"]
+    other = make_credential(org)
+    mismatch = api.post(
+        f"/v2/workflows/{workflow['id']}/run",
+        {
+            "credential_id": other.id,
+            "session_id": first["session_id"],
+            "input": {"iban": ACCOUNT},
+        },
+    )
+    assert mismatch.status_code == 400
+    assert mismatch.json()["errors"][0]["field"] == "credential_id"
+    unknown = api.post(
+        f"/v2/workflows/{workflow['id']}/run", {"session_id": "sess_x", "input": {"iban": ACCOUNT}}
+    )
+    assert unknown.json()["errors"][0]["code"] == "session_not_found"
+
+
+def test_a_first_step_input_that_fails_its_task_names_the_step(org, api, payment, credential):
+    payment[0].input_schema = {
+        "type": "object",
+        "properties": {"account": {"type": "string", "minLength": 5}},
+    }
+    payment[0].save()
+    workflow = create(api, workflow_body(payment))
+    response = api.post(
+        f"/v2/workflows/{workflow['id']}/run",
+        {"credential_id": credential.id, "input": {"iban": ACCOUNT, "account": "A"}},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "steps[0].input.account"
+    assert not WorkflowRun.objects.exists()
 
 
 def test_another_organization_gets_404_everywhere(org, api, stranger_api, payment, credential):
