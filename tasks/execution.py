@@ -567,4 +567,7 @@ def runs_sweep() -> dict[str, int]:
         counts["dispatched"] += run_dispatch(run_id)
 
     counts["sessions_ended"] = sessions_end_idle()
+    from tasks.fanout import fanouts_sweep  # tasks.fanout imports the lifecycle modules
+
+    counts["fanouts_canceled"] = fanouts_sweep()
     return counts

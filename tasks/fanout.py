@@ -298,7 +298,11 @@ def fanout_transitioned(run: TaskRun) -> None:
     fan-out parent or child."""
     if run.parent_id is None:
         if run.status == S.CANCELING:
-            _children_cancel(run)
+            # After commit, each child in a transaction of its own: a child's end locks the
+            # child, then its parent; canceling the children inside the parent's transaction
+            # would take the locks the other way round (a deadlock on PostgreSQL).
+            parent_id = run.id
+            transaction.on_commit(lambda: fanout_cancel_children(parent_id=parent_id))
         return
     if run.status not in TaskRun.TERMINAL:
         return
@@ -314,29 +318,34 @@ def fanout_transitioned(run: TaskRun) -> None:
         _parent_finish(parent)
 
 
-def _children_cancel(parent: TaskRun) -> None:
+def fanout_cancel_children(*, parent_id: str) -> None:
     """The parent is canceling: held children are canceled in bulk (they never started),
-    released ones like any run; the last to end ends the parent."""
+    released ones like any run; the last to end ends the parent. Idempotent: the sweeper
+    calls it again for a parent left canceling (``fanouts_sweep``)."""
+    if not TaskRun.objects.filter(pk=parent_id, status=S.CANCELING).exists():
+        return
     now = timezone.now()
-    held = TaskRun.objects.filter(parent=parent, status=S.QUEUED, held=True)
+    held = TaskRun.objects.filter(parent_id=parent_id, status=S.QUEUED, held=True)
     while True:
-        ids = list(held.values_list("id", flat=True)[:BATCH])
-        if not ids:
-            break
-        TaskRun.objects.filter(pk__in=ids, status=S.QUEUED, held=True).update(
-            status=S.CANCELED, canceled_at=now, finished_at=now, updated_at=now
-        )
-        Event.objects.bulk_create(
-            [
-                Event(
-                    organization_id=child.organization_id,
-                    type="task_run.canceled",
-                    data=run_event_data(child),
-                )
-                for child in TaskRun.objects.filter(pk__in=ids).prefetch_related("storage_items")
-            ]
-        )
-    for child_id in TaskRun.objects.filter(parent=parent, status__in=UNFINISHED).values_list(
+        with transaction.atomic():
+            ids = list(held.values_list("id", flat=True)[:BATCH])
+            if not ids:
+                break
+            TaskRun.objects.filter(pk__in=ids, status=S.QUEUED, held=True).update(
+                status=S.CANCELED, canceled_at=now, finished_at=now, updated_at=now
+            )
+            canceled = TaskRun.objects.filter(pk__in=ids, status=S.CANCELED)
+            Event.objects.bulk_create(
+                [
+                    Event(
+                        organization_id=child.organization_id,
+                        type="task_run.canceled",
+                        data=run_event_data(child),
+                    )
+                    for child in canceled.prefetch_related("storage_items")
+                ]
+            )
+    for child_id in TaskRun.objects.filter(parent_id=parent_id, status__in=UNFINISHED).values_list(
         "id", flat=True
     ):
         moved = run_transition(
@@ -348,8 +357,23 @@ def _children_cancel(parent: TaskRun) -> None:
         )
         if moved is None:
             run_transition(child_id, from_statuses=[S.RUNNING], to=S.CANCELING, canceled_at=now)
-    if not TaskRun.objects.filter(parent=parent, status__in=UNFINISHED).exists():
-        _parent_finish(parent)
+    with transaction.atomic():
+        parent = (
+            TaskRun.objects.select_for_update().filter(pk=parent_id, status=S.CANCELING).first()
+        )
+        if parent and not TaskRun.objects.filter(parent=parent, status__in=UNFINISHED).exists():
+            _parent_finish(parent)
+
+
+def fanouts_sweep() -> int:
+    """Beat (from the run sweeper): parents left canceling, e.g. by a crash between the
+    parent's cancel and its children's, get their children canceled."""
+    parents = TaskRun.objects.filter(parent__isnull=True, held=True, status=S.CANCELING)
+    swept = 0
+    for parent_id in parents.values_list("id", flat=True)[:100]:
+        fanout_cancel_children(parent_id=parent_id)
+        swept += 1
+    return swept
 
 
 def _parent_finish(parent: TaskRun) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from deck.events.models import Event
 from deck.vault.models import VaultToken
 from tasks.agent.runtime import AgentFailure, RunContext
-from tasks.execution import run_execute
+from tasks.execution import run_execute, runs_sweep
 from tasks.fanout import fanout_continue
 from tasks.models import Entity, TaskRun
 from tasks.services import entities_record
@@ -251,7 +251,9 @@ def test_unknown_or_foreign_entities_create_nothing(org, other_org, api, task, c
     assert not TaskRun.objects.exists()
 
 
-def test_cancel_parent_cancels_every_child(org, api, task, credential):
+def test_cancel_parent_cancels_every_child(
+    org, api, task, credential, django_capture_on_commit_callbacks
+):
     entities = accounts(credential, 3)
     # More than a creation batch of children, recorded directly like a big discovery would.
     now = timezone.now()
@@ -276,7 +278,8 @@ def test_cancel_parent_cancels_every_child(org, api, task, credential):
     assert TaskRun.objects.get(pk=first.id).status == "completed"
     assert entities  # recorded before the bulk ones
 
-    response = api.post(f"/v2/task-runs/{parent['id']}/cancel")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/v2/task-runs/{parent['id']}/cancel")
     assert response.status_code == 200, response.json()
     assert TaskRun.objects.get(pk=parent["id"]).status == "canceled"
     assert children.filter(status="canceled").count() == 1202
@@ -310,3 +313,16 @@ def test_a_worker_chains_the_next_released_child_of_its_credential(org, api, tas
     run_execute(child.id)
     assert fanout_continue(child.id, started=time.monotonic() - 60) == 0
     assert TaskRun.objects.get(pk=again["id"]).status == "running"
+
+
+def test_the_sweeper_finishes_a_cancel_left_half_done(org, api, task, credential):
+    """Without the after-commit step (a crash), the parent stays canceling with its children
+    unfinished; the sweeper cancels them and ends the parent."""
+    entities = accounts(credential, 3)
+    parent = fan_out(api, task, credential, entity_ids=[entity.id for entity in entities])
+    assert api.post(f"/v2/task-runs/{parent['id']}/cancel").status_code == 200
+    assert TaskRun.objects.get(pk=parent["id"]).status == "canceling"
+    assert TaskRun.objects.filter(parent_id=parent["id"], status="queued").count() == 3
+    assert runs_sweep()["fanouts_canceled"] == 1
+    assert TaskRun.objects.get(pk=parent["id"]).status == "canceled"
+    assert TaskRun.objects.filter(parent_id=parent["id"], status="canceled").count() == 3
