@@ -16,7 +16,7 @@ from django.utils.html import conditional_escape
 from console.forms import ConsoleForm
 from deck.errors import DeckError
 from tasks.definitions import file_inputs
-from tasks.models import Credential, Source, Task
+from tasks.models import Credential, Entity, Source, Task
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,17 @@ class RunForm(ConsoleForm):
         "credential_id": "target",
         "source_id": "target",
         "session_id": "target",
+        "entity_ids": "entities",
     }
 
     target = forms.ChoiceField(label="Run on")
+    entities = forms.MultipleChoiceField(
+        label="Only these entities",
+        required=False,
+        help_text="Optional: scope the run to some of what the chosen credential's login "
+        "shows. They must belong to that credential.",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
 
     def __init__(
         self,
@@ -91,10 +99,23 @@ class RunForm(ConsoleForm):
         task: Task,
         credentials: list[Credential],
         sources: list[Source],
+        entities: list[Entity] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.task = task
+        if entities:
+            cast(forms.MultipleChoiceField, self.fields["entities"]).choices = [
+                (
+                    entity.id,
+                    f"{entity.type} {entity.external_id}"
+                    + (f" · {entity.name}" if entity.name else "")
+                    + f" — {entity.credential.username or entity.credential_id}",
+                )
+                for entity in entities
+            ]
+        else:
+            del self.fields["entities"]
         groups = [
             (
                 "Credentials",
@@ -164,6 +185,9 @@ class RunForm(ConsoleForm):
             )
         field.required = required and kind != "boolean"
         return field
+
+    def entity_ids(self) -> list[str]:
+        return list(self.cleaned_data.get("entities") or [])
 
     def target_ids(self) -> tuple[str | None, str | None]:
         """(credential_id, source_id): one of them, as chosen in the picker."""

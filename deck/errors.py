@@ -73,6 +73,12 @@ class StateConflict(DeckError):
     code = "state_conflict"
 
 
+class RequestTooLarge(DeckError):
+    status = 413
+    type = "request"
+    code = "request_too_large"
+
+
 class AuthFailed(DeckError):
     status = 401
     type = "auth"

@@ -8,7 +8,7 @@ With no variable set, Deck runs on SQLite (WAL) and the kombu filesystem broker 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -364,3 +364,11 @@ CELERY_BEAT_SCHEDULE["purge-storage"] = {
     "task": "storage.jobs.purge_expired_storage",
     "schedule": timedelta(hours=1),
 }
+
+# The sandbox portals date their bills, stays and payslips from today (UTC); a demo or a
+# benchmark may pin the day (ISO date) so that every record stays put.
+_sandbox_today = env_str("DECK_SANDBOX_TODAY")
+try:
+    SANDBOX_TODAY = date.fromisoformat(_sandbox_today) if _sandbox_today else None
+except ValueError as _exc:
+    raise ImproperlyConfigured("DECK_SANDBOX_TODAY must be an ISO date (YYYY-MM-DD)") from _exc

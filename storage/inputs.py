@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import hashlib
 import mimetypes
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,7 @@ from tasks.definitions import file_inputs
 from tasks.models import TaskRun
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 @dataclass
@@ -66,10 +68,15 @@ def _decode(field: str, data: Any) -> bytes:
     estimate = len(text) * 3 // 4 - text[-2:].count("=")
     if estimate > settings.DECK_FILE_INPUT_MAX_BYTES:
         raise _too_large(field, estimate)
+    invalid = FileInvalid(f"{field}.data is not valid base64.", field=field)
+    # b64decode(validate=True) still accepts surplus padding; the alphabet, the padding and
+    # the length are checked here.
+    if len(text) % 4 or not BASE64.fullmatch(text):
+        raise invalid
     try:
         decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise FileInvalid(f"{field}.data is not valid base64.", field=field) from exc
+        raise invalid from exc
     if not decoded:
         raise FileInvalid(f"{field}.data is empty.", field=field)
     return decoded
@@ -112,8 +119,13 @@ def file_inputs_parse(
             item = _reused(organization, field, value["storage_id"])
             file_name = str(value.get("file_name") or item.file_name)
             content_type = content_type_for(file_name, value.get("content_type") or item.file_type)
-            with item.file.open("rb") as handle:
-                data = handle.read()
+            try:
+                with item.file.open("rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                raise FileInvalid(
+                    f"{field}.storage_id names a file that is no longer stored.", field=field
+                ) from exc
         else:
             given_name = value.get("file_name")
             if not isinstance(given_name, str) or not given_name.strip():

@@ -11,7 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from storage.errors import ScanUnavailable
-from storage.services import run_extraction_execute, scans_overdue, storage_purge, storage_scan
+from storage.selectors import scans_overdue
+from storage.services import run_extraction_execute, storage_purge, storage_scan
 from tasks.models import TaskRun
 
 logger = logging.getLogger(__name__)

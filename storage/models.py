@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import posixpath
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import models
 from django.utils.text import get_valid_filename
 
@@ -15,7 +16,10 @@ FILE_NAME_MAX = 255
 def storage_path(item: StorageItem, file_name: str) -> str:
     """``storage/<org>/<run>/<id>/<file_name>``: one folder per item, so two files with the
     same name in one run never collide and the organization owns the whole prefix."""
-    safe = get_valid_filename(posixpath.basename(file_name.replace("\\", "/")) or "file")
+    try:
+        safe = get_valid_filename(posixpath.basename(file_name.replace("\\", "/")))
+    except SuspiciousFileOperation:  # nothing usable left of it ("..", "/", "")
+        safe = "file"
     return f"storage/{item.organization_id}/{item.task_run_id}/{item.id}/{safe[:FILE_NAME_MAX]}"
 
 

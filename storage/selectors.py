@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from deck.models import Organization
 from storage.errors import NotFound
@@ -85,3 +89,22 @@ def dedup_seen(*, task_id: str, credential_id: str | None, dedup_key: str) -> bo
     return StorageItem.objects.filter(
         task_id=task_id, credential_id=credential_id, dedup_key=dedup_key
     ).exists()
+
+
+def run_is_extraction(*, run_id: str) -> bool:
+    """An extraction-purpose run: the agent is skipped, its file is extracted instead."""
+    return StorageItem.objects.filter(
+        task_run_id=run_id, purpose=StorageItem.Purpose.EXTRACTION
+    ).exists()
+
+
+def scans_overdue(*, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """Pending scans whose job was lost (never published, or its worker died)."""
+    now = now or timezone.now()
+    lease = now - timedelta(seconds=settings.DECK_SCAN_LEASE_SECONDS)
+    unclaimed = Q(scan_started_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
+    return list(
+        StorageItem.objects.filter(unclaimed | Q(scan_started_at__lt=lease))
+        .filter(scan_status=StorageItem.ScanStatus.PENDING)
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from deck.events.services import event_record
 from storage import selectors
@@ -250,10 +249,6 @@ def run_extraction_execute(*, run: TaskRun) -> str:
     return "finished"
 
 
-def run_is_extraction(*, run_id: str) -> bool:
-    return StorageItem.objects.filter(task_run_id=run_id, purpose=Purpose.EXTRACTION).exists()
-
-
 # -- attachments for the agent ------------------------------------------------------------
 
 
@@ -286,7 +281,7 @@ def run_attachments(*, run: TaskRun) -> Iterator[dict[str, dict[str, Any]]]:
             item = items.get(value["storage_id"])
             if item is None:
                 continue
-            target = folder / item.pk / get_valid_filename(item.file_name)
+            target = folder / item.pk / Path(item.file.name or "file").name
             target.parent.mkdir()
             with item.file.open("rb") as source, target.open("wb") as sink:
                 shutil.copyfileobj(source, sink)
@@ -374,29 +369,22 @@ def _attachment_run_fail(item: StorageItem, status: str, detail: str) -> None:
         session_release(moved)
 
 
-def scans_overdue(*, now: datetime | None = None, limit: int = 500) -> list[str]:
-    """Pending scans whose job was lost (never published, or its worker died)."""
-    now = now or timezone.now()
-    lease = now - timedelta(seconds=settings.DECK_SCAN_LEASE_SECONDS)
-    unclaimed = Q(scan_started_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
-    return list(
-        StorageItem.objects.filter(unclaimed | Q(scan_started_at__lt=lease))
-        .filter(scan_status=ScanStatus.PENDING)
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 # -- retention ----------------------------------------------------------------------------
 
 
 def storage_purge(
     *, older_than: timedelta | None = None, dry_run: bool = False, batch: int = 500
 ) -> int:
-    """Deletes items past retention (``expires_at``), or all older than ``older_than``: the
-    row and the file both go (the file after the row's transaction commits, see
-    ``storage.signals``). Idempotent; returns how many items were (or would be) deleted."""
+    """Deletes items past retention, or all older than ``older_than``: the row and the file
+    both go (the file after the row's transaction commits, see ``storage.signals``). Past
+    retention is ``expires_at`` or, if the setting was lowered since, DECK_STORAGE_RETENTION_DAYS
+    after creation. Idempotent; returns how many items were (or would be) deleted."""
     now = timezone.now()
-    due = Q(created_at__lt=now - older_than) if older_than is not None else Q(expires_at__lte=now)
+    if older_than is None:
+        retention = timedelta(days=settings.DECK_STORAGE_RETENTION_DAYS)
+        due = Q(expires_at__lte=now) | Q(created_at__lt=now - retention)
+    else:
+        due = Q(created_at__lt=now - older_than)
     if dry_run:
         return StorageItem.objects.filter(due).count()
     deleted = 0

@@ -22,13 +22,13 @@ from jsonschema import Draft202012Validator
 from deck.redaction import mask_values, redact, redact_data, register_secret, secret_strings
 from deck.vault.services import vault_reveal
 from storage.schemas import storage_summary
-from storage.selectors import run_extraction_failures, runs_awaiting_scans
-from storage.services import (
-    run_attachments,
-    run_extraction_execute,
+from storage.selectors import (
+    run_awaits_scans,
+    run_extraction_failures,
     run_is_extraction,
-    storage_capture,
+    runs_awaiting_scans,
 )
+from storage.services import run_attachments, run_extraction_execute, storage_capture
 from tasks.agent.runtime import (
     AgentFailure,
     InteractionNeeded,
@@ -49,9 +49,11 @@ from tasks.runs import (
 )
 from tasks.services import (
     LLM_API_KEY_PURPOSE,
+    MAX_ENTITIES_PER_RECORD,
     credential_mark_invalid,
     credential_mark_verified,
     entities_record,
+    entity_fields,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def run_claim(run_id: str) -> TaskRun | str | None:
     now = timezone.now()
     with transaction.atomic():
         run = TaskRun.objects.select_related("task").filter(pk=run_id).first()
-        if run is None or run.status != S.QUEUED:
+        if run is None or run.status != S.QUEUED or run_awaits_scans(run_id=run_id):
             return None
         if run.credential_id:
             # The credential row lock serializes claims on one credential across workers.
@@ -223,7 +225,20 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         )
     for name, token in input_tokens.items():
         restored[name] = reveal_json(token, "task_run.input")
-    answers = [reveal_json(token, "task_run.interaction") for token in run.interaction_answers]
+
+    def reveal_answer(token: str) -> Any:
+        stored = json.loads(reveal(token, "task_run.interaction"))
+        if isinstance(stored, dict) and set(stored) == {"type", "answer"}:
+            kind, answer = stored["type"], stored["answer"]
+        else:  # stored before answers carried their interaction's type
+            kind, answer = None, stored
+        if kind != "account_selection":
+            for text in secret_strings(answer):
+                register_secret(text)
+                secrets.add(text)
+        return answer
+
+    answers = [reveal_answer(token) for token in run.interaction_answers]
     credential = run.credential
 
     def credential_secret(name: str) -> str | None:
@@ -246,21 +261,38 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         return value
 
     def record_entities(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Entities belong to a login: without a credential nothing is recorded and the
-        items come back without an id."""
+        """Records what a login showed; each item comes back with its ``id``. An item Deck
+        cannot store comes back with ``id: None`` and an ``error`` (one bad row of a scraped
+        list must not cost the run), and without a credential nothing is recorded: entities
+        belong to a login."""
         # A secret the agent copied into what it found must not be stored with it.
-        found = redact_data(mask_values(found, secrets))
+        found = redact_data(mask_values(list(found), secrets))
+        results: list[dict[str, Any]] = []
+        for index, item in enumerate(found):
+            try:
+                results.append(entity_fields(item, where=f"found[{index}]"))
+            except InvalidInput as exc:
+                shown = dict(item) if isinstance(item, dict) else {"value": item}
+                results.append({**shown, "id": None, "error": exc.message})
+        valid = [item for item in results if "error" not in item]
+        if len(valid) < len(results):
+            logger.info(
+                "Run %s: %d of %d entities could not be stored",
+                run.id,
+                len(results) - len(valid),
+                len(results),
+            )
         if credential is None:
-            return [{**item, "id": None} for item in found]
-        try:
-            recorded = entities_record(credential_id=credential.id, found=found)
-        except InvalidInput as exc:
-            raise AgentFailure(
-                f"The agent reported entities Deck cannot store: {exc.message}",
-                type="task",
-                code="entities_invalid",
-            ) from exc
-        return [_entity_summary(entity) for entity in recorded]
+            return [{**item, "id": None} for item in results]
+        by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(valid), MAX_ENTITIES_PER_RECORD):
+            chunk = valid[start : start + MAX_ENTITIES_PER_RECORD]
+            for entity in entities_record(credential_id=credential.id, found=chunk):
+                by_key[(entity.type, entity.external_id)] = _entity_summary(entity)
+        return [
+            item if "error" in item else by_key[(item["type"], item["external_id"])]
+            for item in results
+        ]
 
     verified = {"done": False}
 

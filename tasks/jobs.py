@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 
+from tasks.agent.browser import browser_pool_close
 from tasks.execution import BUSY, run_execute, runs_sweep
 from tasks.runs import run_dispatch
 
@@ -30,3 +33,9 @@ def execute_run(run_id: str) -> str:
 def sweep_runs() -> dict[str, int]:
     """Beat, every few seconds: timeouts, lost workers, expired interactions, the outbox."""
     return runs_sweep()
+
+
+@worker_process_shutdown.connect
+def close_browser(**kwargs: Any) -> None:
+    """Each worker process owns one Chromium (launched after the fork): close it on exit."""
+    browser_pool_close()

@@ -33,6 +33,7 @@ from storage.inputs import (
 from storage.models import StorageItem
 from storage.selectors import run_awaits_scans
 from tasks import selectors
+from tasks.definitions import file_inputs
 from tasks.errors import (
     InvalidInput,
     InvalidInputs,
@@ -129,6 +130,7 @@ def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
     is a secret, so its message names the rule broken instead.
     """
     tokenized = set(schema.get("tokenized") or [])
+    files = set(file_inputs(schema))
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
@@ -141,6 +143,13 @@ def input_errors(schema: Mapping[str, Any], value: Any) -> list[InvalidInput]:
         message = error.message
         if error.absolute_path and error.absolute_path[0] in tokenized:
             message = f"the value does not satisfy {error.validator!r} (value withheld: tokenized)"
+        elif (
+            error.absolute_path
+            and error.absolute_path[0] in files
+            and error.validator != "required"
+        ):
+            # A file's message would quote its (megabytes of) base64.
+            message = f"the file does not satisfy {error.validator!r}"
         errors.append(InvalidInput(f"{path}: {message}", field=path))
     return errors
 
@@ -444,10 +453,12 @@ def run_answer(*, organization: Organization, run_id: str, answer: Mapping[str, 
     ]
     if errors:
         raise InvalidInputs(errors)
+    # The interaction's type travels with the answer: an MFA code or a security answer is a
+    # secret, the account a person picked is not (the output may name it).
     token = vault_store(
         organization=organization,
         purpose="task_run.interaction",
-        plaintext=json.dumps(dict(answer)),
+        plaintext=json.dumps({"type": run.interaction.get("type"), "answer": dict(answer)}),
     )
     with transaction.atomic():
         moved = run_transition(

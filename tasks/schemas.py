@@ -93,7 +93,9 @@ class AgentUpdateIn(Strict):
     llm_base_url: str | None = Field(None, max_length=2000)
     llm_model: str | None = Field(None, max_length=200)
     llm_api_key: LlmApiKey | None = Field(
-        None, description='Write-only. A new key replaces the old one; "" or null removes it.'
+        None,
+        description='Write-only. A new key replaces the old one; "" or null removes it. '
+        "Changing llm_base_url without giving a key removes the stored one.",
     )
 
 
@@ -349,7 +351,9 @@ class RunCreateIn(Strict):
     source_id: str | None = None
     session_id: str | None = None
     entity_ids: list[Annotated[str, StringConstraints(max_length=80)]] | None = Field(
-        None, max_length=1000
+        None,
+        max_length=1000,
+        description="Scope the run to these entities (ent_…) of the run's credential.",
     )
     entity_filter: EntityFilter | None = Field(
         None, description="Fan out over the credential's entities that match."
@@ -405,7 +409,7 @@ class TaskRunOut(Schema):
     workflow_run_id: str | None = Field(None, description="Set on the step runs of workflows.")
     workflow_step: int | None = None
     parent_id: str | None = Field(None, description="Set on the child runs of an entity fan-out.")
-    entity_ids: list[str]
+    entity_ids: list[str] = Field(description="The entities the run is scoped to.")
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
     tokenized: list[str]

@@ -66,15 +66,22 @@ def _agent_check(agent: Agent) -> None:
 
 def _agent_apply(agent: Agent, changes: Mapping[str, Any], *, replaced: list[str]) -> None:
     """Set the given fields; a new ``llm_api_key`` goes to the vault, ``""`` or None removes
-    it, and the old token goes to ``replaced``."""
+    it (so does a new ``llm_base_url`` without a key), and the old token goes to ``replaced``."""
     for field in ("name", "description", "planner", "llm_model"):
         if changes.get(field) is not None:
             setattr(
                 agent, field, changes[field].strip() if field == "llm_model" else changes[field]
             )
+    key_given = "llm_api_key" in changes
     if changes.get("llm_base_url") is not None:
-        agent.llm_base_url = _llm_base_url(changes["llm_base_url"])
-    if "llm_api_key" in changes:
+        url = _llm_base_url(changes["llm_base_url"])
+        if url != agent.llm_base_url and agent.llm_api_key_token and not key_given:
+            # A key goes only to the endpoint it was given for: whoever moves the endpoint
+            # must give the key again, or a new URL could collect the old one.
+            changes = {**changes, "llm_api_key": ""}
+            key_given = True
+        agent.llm_base_url = url
+    if key_given:
         key = (changes["llm_api_key"] or "").strip()
         replaced.append(agent.llm_api_key_token)
         agent.llm_api_key_token = (
@@ -371,9 +378,9 @@ MAX_ENTITIES_PER_RECORD = 5000
 MAX_ENTITY_ATTRIBUTES_CHARS = 20_000
 
 
-def _entity_fields(index: int, item: Any) -> dict[str, Any]:
-    """One discovered entity, checked and normalized: {type, external_id, name, attributes}."""
-    where = f"found[{index}]"
+def entity_fields(item: Any, *, where: str = "entity") -> dict[str, Any]:
+    """One discovered entity, checked and normalized: {type, external_id, name, attributes};
+    ``InvalidInput`` (its field under ``where``) when it cannot be stored."""
     if not isinstance(item, Mapping):
         raise InvalidInput(f"{where} must be an object.", field=where)
     kind = item.get("type")
@@ -430,7 +437,7 @@ def entities_record(*, credential_id: str, found: list[dict[str, Any]]) -> list[
         )
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
     for index, item in enumerate(found):
-        fields = _entity_fields(index, item)
+        fields = entity_fields(item, where=f"found[{index}]")
         wanted.pop((fields["type"], fields["external_id"]), None)
         wanted[(fields["type"], fields["external_id"])] = fields
     now = timezone.now()

@@ -118,6 +118,11 @@ def _run_form(request: ConsoleRequest, task: Task, data: Any = None) -> RunForm:
             .order_by("source__name", "username")
         ),
         sources=list(selectors.source_list(organization=organization).order_by("name")),
+        entities=list(
+            selectors.entity_list(organization=organization)
+            .select_related("credential")
+            .order_by("credential__username", "type", "external_id")[:500]
+        ),
     )
 
 
@@ -162,6 +167,7 @@ def tasks_run(request: ConsoleRequest, task_id: str) -> HttpResponse:
                 input=form.run_input(),
                 credential_id=credential_id,
                 source_id=source_id,
+                entity_ids=form.entity_ids(),
             )
         except DeckError as error:
             form.add_deck_error(error)

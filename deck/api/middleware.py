@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from deck.api.envelope import deck_error_response, ensure_envelope
 from deck.api.idempotency import idempotent_response
 from deck.api.ratelimit import rate_limit_check
-from deck.errors import AuthFailed, DeckError
+from deck.errors import AuthFailed, DeckError, RequestTooLarge
 from deck.ids import new_request_id
 from deck.selectors import api_key_authenticate
 
@@ -35,6 +36,7 @@ class ApiMiddleware:
             return self.get_response(request)
         request.request_id = new_request_id()  # type: ignore[attr-defined]
         try:
+            _body_size_check(request)
             response = self._handle(request)
         except DeckError as exc:
             response = deck_error_response(request, exc)
@@ -60,6 +62,18 @@ class ApiMiddleware:
                 get_response=self.get_response,
             )
         return self.get_response(request)
+
+
+def _body_size_check(request: HttpRequest) -> None:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is refused up front with a 413 in the
+    envelope; left to Django it surfaces as a bare 400 page or a 500 when first read."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if limit is not None and size > limit:
+        raise RequestTooLarge(f"The request body is {size} bytes; at most {limit} are accepted.")
 
 
 def _bearer_token(request: HttpRequest) -> str:

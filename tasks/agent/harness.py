@@ -54,6 +54,12 @@ each a dict with exactly the keys ``tool``, ``target``, ``value``:
 (they do not change the page). Replaying is calling the same tools with the same arguments:
 ``harness.replay(action)``.
 
+Resuming
+--------
+A run paused by ``ask_user`` resumes in the same browser context (kept per session). On that
+kept page only the LATEST answer is pending: the first ``ask_user`` after ``open`` returns it.
+On a fresh page (the browser was restarted) answers are handed out from the first again.
+
 Secrets
 -------
 A value resolved from the credential's password, TOTP or source fields, from a tokenized input,
@@ -65,11 +71,16 @@ text showing one is blanked) for the rest of the run.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import mimetypes
 import re
+import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -89,7 +100,7 @@ logger = logging.getLogger(__name__)
 
 SECRET = "[secret]"
 SNAPSHOT_JS = (Path(__file__).with_name("snapshot.js")).read_text()
-PLACEHOLDER = re.compile(r"\{\{\s*(credential|input|answer|source|attachment)\.([\w.-]+)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(credential|input|answer|source|attachment)\.([^{}]+?)\s*\}\}")
 RETRIES = 3
 RECORDED_TOOLS = ("goto", "click", "type", "select", "upload", "download", "ask_user")
 
@@ -184,7 +195,11 @@ class Harness:
         self.steps = 0
         self.last_answer: dict[str, Any] = {}
         self.lease: Lease | None = None
-        self._secrets: set[str] = {s for s in context.secrets if s}
+        # What the page must never show back (trace, screenshots, snapshots). Interaction
+        # answers join only once typed: an account number picked from a list is read back
+        # from the page to act on it.
+        answered = {str(v) for answer in context.answers for v in answer.values()}
+        self._secrets: set[str] = {s for s in context.secrets if s and s not in answered}
         self._credential: dict[str, str | None] = {}
         self._tokenized = set(context.input_schema.get("tokenized") or [])
 
@@ -202,6 +217,10 @@ class Harness:
 
         self.pool.prune(ended)
         self.lease = self.pool.open(key=self.context.run_id, session_id=self.context.session_id)
+        if self.lease.reused and self.context.answers:
+            # Resuming on the very page that paused: the earlier answers were already typed
+            # there, only the latest one is pending. (A fresh page replays them all.)
+            self.context._asked = len(self.context.answers) - 1
         return self
 
     def close(self) -> None:
@@ -242,14 +261,11 @@ class Harness:
         if name in ("username", "password"):
             value = self.context.credential_secret(name)
         elif name == "totp":
-            seed = self.context.credential_secret("totp_secret")
+            seed = self._totp_seed()
             if not seed:
                 return None
-            seed = seed.replace(" ", "")
-            self._credential["__totp_seed"] = seed
-            self._secret(seed)
             # A code is valid for a window only: resolve afresh each time.
-            value = pyotp.TOTP(seed).now()
+            value = totp_now(seed)
             self._secret(value)
             return value
         else:
@@ -280,8 +296,17 @@ class Harness:
     def has_credential(self, name: str) -> bool:
         """Whether the credential holds ``name`` (without revealing it to the planner)."""
         if name == "totp":
-            return bool(self.context.credential_secret("totp_secret"))
+            return bool(self._totp_seed())
         return bool(self._credential_value(name))
+
+    def _totp_seed(self) -> str | None:
+        if "__totp_seed" not in self._credential:
+            seed = self.context.credential_secret("totp_secret")
+            seed = seed.replace(" ", "") if seed else None
+            self._credential["__totp_seed"] = seed
+            if seed:
+                self._secret(seed)
+        return self._credential["__totp_seed"]
 
     def _secret(self, value: str) -> None:
         if value:
@@ -333,7 +358,7 @@ class Harness:
             if known and value == known and not name.startswith("__"):
                 return f"{{{{credential.{name}}}}}"
         seed = self._credential.get("__totp_seed")
-        if seed and value == pyotp.TOTP(seed).now():
+        if seed and value == totp_now(seed):
             return "{{credential.totp}}"
         for name, known in self.context.input.items():
             if isinstance(known, str | int | float) and known != "" and value == str(known):
@@ -720,10 +745,8 @@ class Harness:
         ) as detail:
             answer = self.context.ask(type=type, message=message, fields=fields)
             detail["answered"] = sorted(answer)
+        # Typed with {{answer.<field>}} it becomes a secret of the page (resolve marks it).
         self.last_answer = dict(answer)
-        for value in self.last_answer.values():
-            if isinstance(value, str):
-                self._secret(value)
         return self.last_answer
 
     def finish(self, output: dict[str, Any], *, reasoning: str = "") -> dict[str, Any]:
@@ -768,6 +791,26 @@ class Harness:
         raise ActionFailed(f"Unknown recorded tool {tool!r}.", code="action_invalid")
 
 
+def totp_now(seed: str) -> str:
+    """The current 6-digit code for a base32 seed (RFC 6238, 30 s, SHA-1). pyotp refuses
+    seeds under 112 bits; real sites hand them out all the same, so those are computed here."""
+    try:
+        return pyotp.TOTP(seed).now()
+    except ValueError:
+        pass
+    try:
+        key = base64.b32decode(seed.upper() + "=" * (-len(seed) % 8))
+    except (ValueError, binascii.Error) as exc:
+        raise AgentFailure(
+            "The credential's TOTP secret is not a base32 seed.", type="source", code="totp_invalid"
+        ) from exc
+    counter = struct.pack(">Q", int(time.time()) // 30)
+    digest = hmac.new(key, counter, hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (int.from_bytes(digest[offset : offset + 4], "big") & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
+
+
 def _fetch(page: Any, element: Any) -> tuple[str, str, bytes]:
     """The bytes behind a link (fetched with the page's cookies) or a download button."""
     href = element.get_attribute("href")
@@ -805,3 +848,37 @@ def _disposition_name(header: str) -> str:
     message["content-disposition"] = header
     name = message.get_filename() or ""
     return Path(name).name
+
+
+def snapshot_text(snapshot: Mapping[str, Any], *, limit: int = 8000) -> str:
+    """A ``read_page`` snapshot as compact text, for a model's prompt. Targets in it are
+    written the way the tools take them (role/name, label)."""
+    lines = [f"URL: {snapshot.get('url', '')}", f"Title: {snapshot.get('title', '')}"]
+    lines += [f"{'#' * h['level']} {h['text']}" for h in snapshot.get("headings") or []]
+    lines += [f"[alert] {a}" for a in snapshot.get("alerts") or []]
+    for item in snapshot.get("inputs") or []:
+        value = item.get("value")
+        shown = (
+            f" = {value!r}"
+            if value not in (None, "")
+            else (" (filled)" if item.get("filled") else "")
+        )
+        options = item.get("options")
+        choices = f" options: {[o['label'] for o in options][:20]}" if options else ""
+        checked = " [checked]" if item.get("checked") else ""
+        lines.append(f"input {item['type']} label={item['label']!r}{shown}{checked}{choices}")
+    lines += [f"button {b['name']!r}" for b in snapshot.get("buttons") or [] if b.get("name")]
+    lines += [
+        f"link {link['name']!r} -> {link['href']}"
+        for link in snapshot.get("links") or []
+        if link.get("name")
+    ]
+    for pair in snapshot.get("pairs") or []:
+        group = f" ({pair['group']})" if pair.get("group") else ""
+        lines.append(f"{pair['label']}: {pair['value']}{group}")
+    for table in snapshot.get("tables") or []:
+        title = table.get("caption") or table.get("heading") or f"table {table.get('index')}"
+        lines.append(f"table {title!r}: {' | '.join(table.get('headers') or [])}")
+        lines += ["  " + " | ".join(row["cells"]) for row in (table.get("rows") or [])[:30]]
+    lines.append("Text: " + str(snapshot.get("text") or "")[:2000])
+    return "\n".join(lines)[:limit]

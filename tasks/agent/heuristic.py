@@ -68,8 +68,14 @@ SUBMIT_WORDS = re.compile(
     re.I,
 )
 NEGATIVE_BUTTONS = re.compile(r"^(cancel|back|reset|clear|close|no\b|log ?out|sign ?out)", re.I)
+DECLINE_WORDS = re.compile(
+    r"not now|skip|later|no thanks|don.t|do not|maybe later|remind me|dismiss|continue", re.I
+)
 CONFIRM_WORDS = re.compile(
     r"confirm|submit|pay now|place|authori[sz]e|yes|complete|finish|make payment", re.I
+)
+DESTRUCTIVE = re.compile(
+    r"\b(pay|cancel|delete|remove|close|submit|confirm|transfer|stop|disconnect|book)\b", re.I
 )
 DOCUMENT_HREF = re.compile(r"\.(pdf|csv|xlsx?|zip)(?:$|\?)|/(download|export)\b", re.I)
 DOCUMENT_TEXT = re.compile(r"\b(pdf|csv|download|export)\b", re.I)
@@ -96,6 +102,7 @@ WRITE_VERBS = {
     "file",
     "request",
 }
+READ_VERBS = {"fetch", "get", "list", "download", "read", "show", "find", "view", "check", "see"}
 DOCUMENT_WORDS = {"document", "download", "pdf", "csv", "file", "copy", "export"}
 ENTITY_KINDS = [
     ("meter", re.compile(r"\bmeter\b", re.I)),
@@ -123,11 +130,13 @@ class Goal:
             + [f"{name} {prop.get('description', '')}" for name, prop in output.items()]
         )
         found = concepts(text)
-        lead = concepts(f"{context.task_name} {context.prompt.split('.')[0]}")
-        first = (re.findall(r"[a-z]+", f"{context.task_name} {context.prompt}".lower()) or [""])[0]
-        write = first in WRITE_VERBS or bool(
-            {c for c in lead if c in concepts(" ".join(WRITE_VERBS))} - concepts("payslip")
-            and first not in ("fetch", "get", "list", "download", "read", "show", "find")
+        lead_text = f"{context.task_name} {context.prompt.split('.')[0]}"
+        lead = concepts(lead_text)
+        verbs = re.findall(r"[a-z]+", lead_text.lower())
+        write = (
+            bool(verbs)
+            and verbs[0] not in READ_VERBS
+            and any(verb in WRITE_VERBS for verb in verbs[:8])
         )
         wants_documents = bool(concepts(" ".join(DOCUMENT_WORDS)) & lead) or bool(
             context.storage_settings.get("enabled")
@@ -159,6 +168,7 @@ class Progress:
     confirmed: int = 0
     downloaded: set[str] = field(default_factory=set)
     seen: dict[str, int] = field(default_factory=dict)
+    last: str = ""  # what the previous decision did ("login" right after signing in)
 
 
 class HeuristicPlanner:
@@ -180,6 +190,7 @@ class _Exploration:
         self.progress = Progress()
         self.result = Mapping_(self.context.output_schema)
         self.csv_tables: list[dict[str, Any]] = []
+        self.previous = ""  # what the step before this one did
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -197,6 +208,14 @@ class _Exploration:
                     reasoning="The same page keeps coming back; stop rather than loop.",
                 )
             kind = self._kind(snap)
+            if snap["url"].startswith("chrome-error:"):
+                self.h.fail(
+                    "The source's website did not answer.",
+                    code="source_unavailable",
+                    type="source",
+                    reasoning="The browser shows an error page instead of the site.",
+                )
+            self.previous, self.progress.last = self.progress.last, ""
             if kind == "login":
                 self._login(snap)
             elif kind == "username":
@@ -207,6 +226,8 @@ class _Exploration:
                 self._security_question(snap)
             elif kind == "chooser":
                 self._choose_account(snap)
+            elif kind == "interstitial":
+                self._interstitial(snap)
             else:
                 done = self._content(snap)
                 if done is not None:
@@ -220,7 +241,8 @@ class _Exploration:
             return "login"
         text = " ".join([h["text"] for h in snap["headings"]] + [snap["title"]])
         # A challenge page asks for one thing (two at most: a "remember me" text field).
-        for item in inputs if len(inputs) <= 2 else []:
+        challenge = not self.progress.logged_in and len(inputs) <= 2
+        for item in inputs if challenge else []:
             descriptor = f"{item['label']} {item['name']} {item['autocomplete']}"
             if item["autocomplete"] == "one-time-code" or (
                 CODE_WORDS.search(descriptor) and not USER_WORDS.search(descriptor)
@@ -233,6 +255,13 @@ class _Exploration:
                 return "question"
         if CHOOSER_WORDS.search(text) and not self.progress.entity_selected:
             return "chooser"
+        if (
+            not self.progress.logged_in
+            and not inputs
+            and any(b.get("form") is not None for b in snap["buttons"])
+            and len([link for link in snap["links"] if not AVOID_WORDS.search(link["name"])]) <= 2
+        ):
+            return "interstitial"
         if (
             not self.progress.logged_in
             and len(inputs) == 1
@@ -260,7 +289,7 @@ class _Exploration:
             reverse=True,
         )
         if ranked:
-            self.h.click({"role": "button", "name": ranked[0]["name"]}, reasoning=reasoning)
+            self.h.click(_nth(snap["buttons"], ranked[0]), reasoning=reasoning)
             return
         field_ = self._form_inputs(snap, form)
         if field_:
@@ -287,7 +316,9 @@ class _Exploration:
         return ""
 
     def _login(self, snap: dict[str, Any]) -> None:
-        if self.progress.login_submitted:
+        # Right after submitting the credential the login page again means no; later on it
+        # means the session lapsed, and signing in once more is fine.
+        if self.previous == "login" or self.progress.login_submitted >= 2:
             reason = self._rejection(snap) or "The login page came back after signing in."
             self.h.fail(
                 f"The source rejected the login: {reason}",
@@ -327,6 +358,7 @@ class _Exploration:
         )
         self.progress.login_submitted += 1
         self._submit(snap, form, reasoning="Sign in.")
+        self.progress.last = "login"
 
     def _username_step(self, snap: dict[str, Any]) -> None:
         item = next(i for i in snap["inputs"] if i["type"] not in ("checkbox", "radio"))
@@ -419,6 +451,17 @@ class _Exploration:
         self.progress.answers_submitted += 1
         self._submit(snap, item.get("form"), reasoning="Submit the security answer.")
 
+    def _interstitial(self, snap: dict[str, Any]) -> None:
+        """A question between sign-in and the site ("Remember this device?"): decline what
+        would change settings, else go on."""
+        buttons = [b for b in snap["buttons"] if b.get("form") is not None and b["name"]]
+        choice = next((b for b in buttons if DECLINE_WORDS.search(b["name"])), None)
+        choice = choice or next((b for b in buttons if SUBMIT_WORDS.search(b["name"])), buttons[0])
+        self.h.click(
+            _nth(snap["buttons"], choice), reasoning="Answer the sign-in prompt and go on."
+        )
+        self.progress.last = "interstitial"
+
     def _stored_answer(self, question: str) -> str | None:
         fields = self.h.source_fields()
         if not fields:
@@ -442,7 +485,13 @@ class _Exploration:
         if self.progress.logged_in:
             return
         self.progress.logged_in = True
-        if self.progress.login_submitted:
+        # Past authentication that this execution took part in (a resumed run may only have
+        # typed the code): the source accepted the credential.
+        if (
+            self.progress.login_submitted
+            or self.progress.codes_submitted
+            or self.progress.answers_submitted
+        ):
             self.context.login_verified()
 
     # -- accounts ---------------------------------------------------------------------------
@@ -466,39 +515,23 @@ class _Exploration:
                                 "value": option["label"],
                             }
                         )
-        for link in snap["links"]:
-            if IDENTIFIER.search(link["name"]) and not AVOID_WORDS.search(link["name"]):
-                options.append(
-                    {
-                        "text": link["name"],
-                        "kind": "link",
-                        "target": {"role": "link", "name": link["name"]},
-                    }
-                )
-        for button in snap["buttons"]:
-            if IDENTIFIER.search(button["name"]):
-                options.append(
-                    {
-                        "text": button["name"],
-                        "kind": "button",
-                        "target": {"role": "button", "name": button["name"]},
-                    }
-                )
-        for table in snap["tables"]:
-            for row in table["rows"]:
-                for button in row.get("buttons") or []:
-                    if not NEGATIVE_BUTTONS.search(button):
-                        text = " ".join(row["cells"])
-                        options.append(
-                            {
-                                "text": text,
-                                "kind": "row",
-                                "target": None,
-                                "button": button,
-                                "row": row,
-                            }
-                        )
-        return options
+        for kind, items in (("link", snap["links"]), ("button", snap["buttons"])):
+            for item in items:
+                if AVOID_WORDS.search(item["name"]) or NEGATIVE_BUTTONS.search(item["name"]):
+                    continue
+                if IDENTIFIER.search(item["name"]):
+                    text = item["name"]
+                elif IDENTIFIER.search(item.get("context") or "") and len(item["name"]) < 30:
+                    text = item["context"]  # "Select" on a card that names the account
+                else:
+                    continue
+                options.append({"text": text, "kind": kind, "target": _nth(items, item)})
+        # One option per account: a card with a link and a button offers it twice.
+        unique: dict[str, dict[str, Any]] = {}
+        for option in options:
+            match = IDENTIFIER.search(option["text"])
+            unique.setdefault(match.group(1) if match else option["text"], option)
+        return list(unique.values())
 
     def _choose_account(self, snap: dict[str, Any]) -> None:
         options = self._account_options(snap)
@@ -543,9 +576,6 @@ class _Exploration:
             self.h.select(choice["target"], choice["value"], reasoning=reasoning)
         elif choice["kind"] == "radio":
             self.h.select(choice["target"], "on", reasoning=reasoning)
-        elif choice["kind"] == "row":
-            self._click_row_button(choice, reasoning)
-            return
         else:
             self.h.click(choice["target"], reasoning=reasoning)
             return
@@ -553,12 +583,6 @@ class _Exploration:
             (i.get("form") for i in snap["inputs"] if i["type"] in ("radio", "select")), None
         )
         self._submit(snap, form, reasoning="Continue with the chosen account.")
-
-    def _click_row_button(self, choice: dict[str, Any], reasoning: str) -> None:
-        identifier = IDENTIFIER.search(choice["text"])
-        needle = identifier.group(1) if identifier else choice["row"]["cells"][0]
-        css = f"tr:has-text({needle!r}) >> role=button[name={choice['button']!r}]"
-        self.h.click({"css": css.replace("'", '"')}, reasoning=reasoning)
 
     def _record_entities(
         self, snap: dict[str, Any], options: list[dict[str, Any]] | None = None
@@ -626,14 +650,21 @@ class _Exploration:
             for entity in found.values():
                 if entity.get("_card") and entity["_card"] == pair.get("card"):
                     entity["attributes"][_key(pair["label"])] = pair["value"]
-        for option in options or []:
+        # An account switcher lists every account of the login.
+        listed = list(options or [])
+        for item in snap["inputs"]:
+            if item["type"] == "select" and re.search(
+                r"account|meter|service", item["label"], re.I
+            ):
+                listed += [{"text": o["label"]} for o in item.get("options") or []]
+        for option in listed:
             match = IDENTIFIER.search(option["text"])
             if match and match.group(1) not in found:
                 found[match.group(1)] = {
                     "type": "account",
                     "external_id": match.group(1),
-                    "name": option["text"][:200],
-                    "attributes": {},
+                    "name": _entity_name(option["text"], match),
+                    "attributes": {"description": option["text"][:500]},
                 }
         entities = [{k: v for k, v in e.items() if not k.startswith("_")} for e in found.values()]
         if entities:
@@ -648,31 +679,49 @@ class _Exploration:
                 reasoning="The accounts this login shows.",
             )
 
+    def _scope_values(self) -> list[str]:
+        """What names the account this run is for: its scoped entities, then an account
+        number the input gives."""
+        values = [str(e["external_id"]) for e in self.context.entities if e.get("external_id")]
+        values += [str(e["name"]) for e in self.context.entities if e.get("name")]
+        values += [str(self.context.input[name]) for name in sorted(self._scope_inputs())]
+        return [v for v in values if len(v) >= 3]
+
     def _select_scoped_entity(self, snap: dict[str, Any]) -> bool:
-        """Click into the run's scoped entity when the page lists several."""
-        if self.progress.entity_selected or not self.context.entities:
+        """Switch to the run's account when the page offers several (a select, links, rows);
+        True when that took an action."""
+        if self.progress.entity_selected:
             return False
         self.progress.entity_selected = True
-        for entity in self.context.entities:
-            for value in (entity.get("external_id"), entity.get("name")):
-                if not value:
+        for value in self._scope_values():
+            reasoning = f"The run is for {value}."
+            for item in snap["inputs"]:
+                if item["type"] != "select":
                     continue
-                value = str(value)
-                link = next((x for x in snap["links"] if value in x["name"]), None)
-                if link:
-                    self.h.click(
-                        {"role": "link", "name": link["name"]},
-                        reasoning=f"The run is scoped to {value}.",
-                    )
-                    return True
-                for table in snap["tables"]:
-                    for row in table["rows"]:
-                        if any(value in c for c in row["cells"]) and row["links"]:
-                            self.h.click(
-                                {"href": row["links"][0]["href"]},
-                                reasoning=f"The run is scoped to {value}.",
-                            )
-                            return True
+                option = next(
+                    (
+                        o
+                        for o in item.get("options") or []
+                        if value in o["label"] or value == o["value"]
+                    ),
+                    None,
+                )
+                if option is None:
+                    continue
+                if option["selected"]:
+                    return False
+                self.h.select(self._target(item), option["label"], reasoning=reasoning)
+                self._submit(snap, item.get("form"), reasoning="Switch to that account.")
+                return True
+            link = next((x for x in snap["links"] if value in x["name"]), None)
+            if link:
+                self.h.click(_nth(snap["links"], link), reasoning=reasoning)
+                return True
+            for table in snap["tables"]:
+                for row in table["rows"]:
+                    if any(value in c for c in row["cells"]) and row["links"]:
+                        self.h.click({"href": row["links"][0]["href"]}, reasoning=reasoning)
+                        return True
         return False
 
     # -- content ----------------------------------------------------------------------------
@@ -715,6 +764,8 @@ class _Exploration:
                 continue
             if DOCUMENT_HREF.search(href) or link.get("download"):
                 continue
+            if not self.goal.write and _destructive(name):
+                continue  # a read never opens the way to paying, cancelling, deleting
             if (
                 _strip(href) in self.progress.visited
                 or f"link:{_strip(href)}" in self.progress.clicked
@@ -722,18 +773,22 @@ class _Exploration:
                 continue
             if parsed.fragment and _strip(href) == _strip(snap["url"]):
                 continue
-            score = self._goal_score(name)
+            score = self._goal_score(name) + self._named_by_input(
+                f"{name} {link.get('context') or ''}"
+            )
             if score > 0:
-                candidates.append((score, {"role": "link", "name": name}, f"link:{_strip(href)}"))
+                candidates.append((score, _nth(snap["links"], link), f"link:{_strip(href)}"))
         for button in snap["buttons"]:
             name = button["name"]
             if not name or button.get("form") is not None or AVOID_WORDS.search(name):
+                continue
+            if not self.goal.write and _destructive(name):
                 continue
             if f"button:{name}" in self.progress.clicked:
                 continue
             score = self._goal_score(name)
             if score > 0:
-                candidates.append((score * 0.9, {"role": "button", "name": name}, f"button:{name}"))
+                candidates.append((score * 0.9, _nth(snap["buttons"], button), f"button:{name}"))
         if candidates:
             score, target, key = max(candidates, key=lambda c: c[0])
             self.progress.clicked.add(key)
@@ -750,6 +805,16 @@ class _Exploration:
             )
             return True
         return False
+
+    def _named_by_input(self, text: str) -> float:
+        """The control (or its row/card) names something the input names, like the
+        reservation to cancel: a strong hint."""
+        values = [
+            str(v)
+            for v in self.context.input.values()
+            if isinstance(v, str | int) and len(str(v)) >= 4 and IDENTIFIER.search(str(v))
+        ]
+        return 2.0 if any(value in text for value in values) else 0.0
 
     def _goal_score(self, text: str) -> float:
         seen = concepts(text)
@@ -806,8 +871,15 @@ class _Exploration:
                 if href in self.progress.downloaded:
                     continue
                 self.progress.downloaded.add(href)
+                # By its name and place ("the first 'Download PDF'") rather than its address:
+                # a replay next month wants next month's document.
+                shown = next(
+                    (x for x in snap["links"] if x["href"] == href and x["name"] == link["name"]),
+                    None,
+                )
+                target = _nth(snap["links"], shown) if shown and shown["name"] else {"href": href}
                 captured = self.h.download(
-                    {"href": href}, reasoning=f"Capture the document {link['name'] or href}."
+                    target, reasoning=f"Capture the document {link['name'] or href}."
                 )
                 if captured["content_type"] == "text/csv" or captured["file_name"].endswith(".csv"):
                     table = _csv_table(self.h.downloads[-1]["data"])
@@ -832,6 +904,7 @@ class _Exploration:
             return self.result.output()
         if fields and self.progress.form_submitted < 2:
             form = fields[0][0].get("form")
+            self._choose_unmatched(snap, form, {id(item) for item, _ in fields})
             for item, name in fields:
                 self._fill(item, name)
             for item in self._form_inputs(snap, form):
@@ -848,6 +921,13 @@ class _Exploration:
             self.progress.form_submitted += 1
             self._submit(snap, form, reasoning="Submit the form with the task's input.")
             return None
+        action = self._action_button(snap)
+        if action is not None and not self.progress.form_submitted:
+            self.progress.form_submitted += 1
+            self.h.click(
+                _nth(snap["buttons"], action), reasoning=f"'{action['name']}' does the task."
+            )
+            return None
         if self.progress.form_submitted and self.progress.confirmed < 2:
             confirm = next(
                 (
@@ -859,9 +939,7 @@ class _Exploration:
             )
             if confirm:
                 self.progress.confirmed += 1
-                self.h.click(
-                    {"role": "button", "name": confirm["name"]}, reasoning="Confirm the submission."
-                )
+                self.h.click(_nth(snap["buttons"], confirm), reasoning="Confirm the submission.")
                 return None
         if self.progress.form_submitted:
             rejected = self._rejection(snap)
@@ -878,35 +956,131 @@ class _Exploration:
         self.h.fail("No form on the source matches the task's input.", code="form_not_found")
         return None
 
-    def _matched_fields(self, snap: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-        """Visible inputs of one form matched to input properties (best form first)."""
+    def _field_score(self, item: dict[str, Any], name: str, prop: dict[str, Any]) -> float:
+        """How surely a form field takes input property ``name``: its label and its
+        ``name`` attribute together (a field named exactly like the property is certain)."""
+        attribute = re.sub(r"[^a-z0-9]", "", item["name"].lower())
+        if attribute and attribute == re.sub(r"[^a-z0-9]", "", name.lower()):
+            return 2.0
+        by_label = label_score(name, prop, item["label"]) if item["label"] else 0.0
+        by_name = label_score(name, prop, item["name"]) if item["name"] else 0.0
+        if item["name"] and concepts(item["name"]) and by_name < 0.45 <= by_label:
+            # The label says yes and the name says it is something else ("Account number"
+            # of a bank, named bank_account_number): trust the more specific name.
+            return (by_label + by_name) / 2
+        return max(by_label, by_name)
+
+    def _scope_inputs(self) -> set[str]:
+        """Input properties that say WHICH account to act on, not what to type."""
         properties = self.context.input_schema.get("properties") or {}
-        by_form: dict[Any, list[tuple[dict[str, Any], str]]] = {}
-        used: set[str] = set()
-        for item in snap["inputs"]:
+        scope = set()
+        for name, prop in properties.items():
+            value = self.context.input.get(name)
+            seen = concepts(f"{name} {prop.get('description', '')}")
+            if (
+                isinstance(value, str)
+                and IDENTIFIER.search(value)
+                and seen
+                & {
+                    "accountnumber",
+                    "account",
+                    "meter",
+                }
+            ):
+                scope.add(name)
+        return scope
+
+    def _action_button(self, snap: dict[str, Any]) -> dict[str, Any] | None:
+        """A form's button that does what the goal says ("Confirm cancellation") on a page
+        with nothing to fill in."""
+        if any(
+            i["type"] not in ("hidden", "checkbox", "radio") and i.get("form") is not None
+            for i in snap["inputs"]
+        ):
+            return None
+        verbs = self.goal.concepts & concepts(" ".join(sorted(WRITE_VERBS)))
+        best, best_score = None, 0.0
+        for button in snap["buttons"]:
+            if button.get("form") is None or not button["name"]:
+                continue
+            named = concepts(button["name"])
+            if NEGATIVE_BUTTONS.search(button["name"]) and not named & verbs:
+                continue
+            score = len(named & self.goal.concepts) + (
+                0.5 if CONFIRM_WORDS.search(button["name"]) else 0
+            )
+            if named & verbs and score > best_score:
+                best, best_score = button, score
+        return best
+
+    def _matched_fields(self, snap: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        """Visible inputs of one form matched to input properties, best matches first, each
+        field and each property used once (the form with the most matches)."""
+        properties = self.context.input_schema.get("properties") or {}
+        scope = self._scope_inputs()
+        scored: list[tuple[float, int, str]] = []
+        for index, item in enumerate(snap["inputs"]):
             if item["type"] in ("password", "checkbox", "hidden"):
                 continue
-            descriptor = f"{item['label']} {item['name']}"
-            best, best_score = None, 0.0
             for name, prop in properties.items():
-                if name in used or name not in self.context.input:
+                if name in scope:
                     continue
-                score = label_score(name, prop, descriptor)
+                if name not in self.context.input and name not in self.context.attachments:
+                    continue
+                if (item["type"] == "file") != (name in self.context.attachments):
+                    continue
                 if item["type"] == "radio":
-                    value = str(self.context.input.get(name))
-                    if value and value.lower() in item["label"].lower():
-                        score = max(score, 0.8)
-                    else:
+                    value = str(self.context.input.get(name) or "")
+                    if not value or value.lower() not in item["label"].lower():
                         continue
-                if score > best_score:
-                    best, best_score = name, score
-            if best is not None and best_score >= 0.45:
-                if item["type"] != "radio":
-                    used.add(best)
-                by_form.setdefault(item.get("form"), []).append((item, best))
+                    score = 0.8
+                else:
+                    score = self._field_score(item, name, prop)
+                if score >= 0.5:
+                    scored.append((score, index, name))
+        taken_fields: set[int] = set()
+        taken_names: set[str] = set()
+        by_form: dict[Any, list[tuple[dict[str, Any], str]]] = {}
+        for _score, index, name in sorted(scored, key=lambda s: -s[0]):
+            if index in taken_fields or name in taken_names:
+                continue
+            taken_fields.add(index)
+            taken_names.add(name)
+            item = snap["inputs"][index]
+            by_form.setdefault(item.get("form"), []).append((item, name))
         if not by_form:
             return []
-        return max(by_form.values(), key=len)
+        chosen = max(by_form.values(), key=len)
+        order = {id(item): i for i, item in enumerate(snap["inputs"])}
+        return sorted(chosen, key=lambda pair: order[id(pair[0])])
+
+    def _choose_unmatched(self, snap: dict[str, Any], form: Any, filled: set[int]) -> None:
+        """Selects and radio groups no input names: the option the goal speaks of ("pay by
+        card"), when it is not chosen already."""
+        wanted = self.goal.concepts | concepts(" ".join(self.context.input))
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for item in self._form_inputs(snap, form):
+            if id(item) in filled:
+                continue
+            if item["type"] == "select":
+                options = [o for o in item.get("options") or [] if o["value"]]
+                best = max(options, key=lambda o: len(concepts(o["label"]) & wanted), default=None)
+                if best and not best["selected"] and concepts(best["label"]) & wanted:
+                    self.h.select(
+                        self._target(item),
+                        best["label"],
+                        reasoning=f"The goal speaks of '{best['label']}'.",
+                    )
+            elif item["type"] == "radio":
+                groups.setdefault(item["name"] or item["label"], []).append(item)
+        for radios in groups.values():
+            best = max(radios, key=lambda r: len(concepts(r["label"]) & wanted))
+            if not best.get("checked") and concepts(best["label"]) & wanted:
+                self.h.select(
+                    {"label": best["label"]},
+                    "on",
+                    reasoning=f"The goal speaks of '{best['label']}'.",
+                )
 
     def _fill(self, item: dict[str, Any], name: str) -> None:
         value = self.context.input.get(name)
@@ -928,6 +1102,9 @@ class _Exploration:
         if item["type"] == "radio":
             self.h.select({"label": item["label"]}, "on", reasoning=reasoning)
             return
+        if item["type"] == "file":
+            self.h.upload(self._target(item), name, reasoning=reasoning)
+            return
         if isinstance(value, float) and item["type"] in ("text", "number"):
             self.h.type(self._target(item), f"{value:.2f}", reasoning=reasoning)
             return
@@ -942,6 +1119,35 @@ class _Exploration:
             and here.netloc == source.netloc
             and (here.path.startswith(source.path.rstrip("/")) or source.path in ("", "/"))
         )
+
+
+def _entity_name(text: str, match: re.Match[str]) -> str:
+    """What a listing calls an account: the words before its number ("Cabin - Power"), else
+    the words after it."""
+    before = re.sub(
+        r"[\s:#\u2014-]*\b(account|acct|number|no|meter|id)?[\s.:#\u2014-]*$",
+        "",
+        text[: match.start()],
+        flags=re.I,
+    ).strip(" -\u2014:")
+    if before:
+        return before[:200]
+    return text[match.end() :].strip(" -\u2014:")[:200] or match.group(1)
+
+
+def _destructive(text: str) -> bool:
+    """A control that changes something (pay, cancel …); "Pay stubs" is only a document."""
+    return bool(DESTRUCTIVE.search(text)) and not concepts(text) & concepts("payslip")
+
+
+def _nth(items: list[dict[str, Any]], item: dict[str, Any]) -> dict[str, Any]:
+    """A role target for ``item``, with ``nth`` when other visible controls share its name."""
+    role = "link" if "href" in item else "button"
+    same = [other for other in items if other["name"] == item["name"]]
+    target: dict[str, Any] = {"role": role, "name": item["name"]}
+    if len(same) > 1:
+        target["nth"] = next(i for i, other in enumerate(same) if other is item)
+    return target
 
 
 def _strip(url: str) -> str:

@@ -18,12 +18,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
 from deck.redaction import mask_values, redact_data
 from tasks.agent.harness import ActionFailed, Harness
-from tasks.agent.llm_client import ChatReply, LlmSettings, ToolCall, chat
+from tasks.agent.llm_client import ChatReply, LlmError, LlmSettings, ToolCall, chat
 from tasks.agent.runtime import AgentFailure, RunContext
 
 logger = logging.getLogger(__name__)
@@ -31,25 +32,24 @@ logger = logging.getLogger(__name__)
 # Limits that keep each request small: the snapshot a model reads, and what a tool answers.
 SNAPSHOT_CHARS = 9000
 RESULT_CHARS = 4000
+OLD_RESULT_CHARS = 400  # what stays of a tool's answer once the model has seen it
 MAX_OUTPUT_ATTEMPTS = 3  # finish calls refused for not matching output_schema
 MAX_IDLE_TURNS = 3  # turns in a row without a tool call
 MAX_FAILED_ACTIONS = 8  # tool calls in a row that could not act on the page
 
+# Described once, briefly: it is repeated in every tool that takes a target (the guidance
+# explains targets at length).
 _TARGET = {
     "type": "object",
-    "description": (
-        "An element, described the way a person would. Give ONE way, best first: "
-        '{"role": "button", "name": "Sign in"}, {"label": "Email"}, {"text": "Billing history"}, '
-        '{"href": "/bills/2025-01.pdf"}, or as a last resort {"css": "form#pay button"}. '
-        '"nth" (0-based) picks among several matches.'
-    ),
+    "description": 'One of {"role","name"} | {"label"} | {"text"} | {"href"} | {"css"}; '
+    '"nth" picks among matches.',
     "properties": {
-        "role": {"type": "string", "description": "ARIA role: button, link, textbox …"},
-        "name": {"type": "string", "description": "Accessible name, with role."},
-        "label": {"type": "string", "description": "A form control's label or placeholder."},
-        "text": {"type": "string", "description": "Visible text."},
-        "href": {"type": "string", "description": "A link's address."},
-        "css": {"type": "string", "description": "CSS selector (last resort)."},
+        "role": {"type": "string"},
+        "name": {"type": "string"},
+        "label": {"type": "string"},
+        "text": {"type": "string"},
+        "href": {"type": "string"},
+        "css": {"type": "string"},
         "nth": {"type": "integer", "minimum": 0},
     },
     "additionalProperties": False,
@@ -211,9 +211,11 @@ How to work:
 - Each turn you get a snapshot of the current page (URL, headings, alerts, form inputs with \
 their labels, buttons, links, tables, label/value pairs, text). Act on what it shows; never \
 invent elements.
-- Describe targets the way a person would: {"label": "Email"} for a form field, \
-{"role": "button", "name": "Sign in"} for a button, {"text": "Bills"} or \
-{"role": "link", "name": "Bills"} for a link.
+- Describe targets the way a person would, best first: {"label": "Email"} for a form field, \
+{"role": "button", "name": "Sign in"} for a button (role is the ARIA role: button, link, \
+textbox, checkbox …), {"text": "Bills"} or {"role": "link", "name": "Bills"} for a link, \
+{"href": "/bills/2025-01.pdf"} for a link by its address, {"css": "form#pay button"} only as \
+a last resort; add "nth" (0-based) to pick among several matches.
 - You never see secrets. Type them with placeholders the harness fills in: \
 {{credential.username}}, {{credential.password}}, {{credential.totp}} (the current one-time \
 code), {{credential.<field>}}, {{input.<name>}} and, after ask_user, {{answer.<field>}}.
@@ -342,31 +344,51 @@ class LlmPlanner:
         self.max_turns = max_turns or settings.DECK_LLM_MAX_STEPS
 
     def run(self, context: RunContext) -> dict[str, Any]:
+        # Checked before a browser opens: a missing endpoint fails the run at once.
+        llm = _configured(context)
         with Harness(context) as harness:
-            return self.explore(harness)
+            return _Conversation(harness, self.max_turns, llm).run()
 
     def explore(self, harness: Harness) -> dict[str, Any]:
-        return _Conversation(harness, self.max_turns).run()
+        return _Conversation(harness, self.max_turns, _configured(harness.context)).run()
+
+
+def _configured(context: RunContext) -> LlmSettings:
+    llm = LlmSettings.from_mapping(context.llm_settings())
+    if not llm.base_url or not llm.model:
+        raise LlmError(
+            "The agent's planner is llm but no model is configured: set its llm_base_url and "
+            "llm_model (or DECK_LLM_BASE_URL and DECK_LLM_MODEL).",
+            code="llm_unavailable",
+        )
+    return llm
 
 
 class _Conversation:
-    def __init__(self, harness: Harness, max_turns: int) -> None:
+    def __init__(self, harness: Harness, max_turns: int, llm: LlmSettings) -> None:
         self.harness = harness
         self.context = harness.context
         self.max_turns = max_turns
-        self.llm = LlmSettings.from_mapping(self.context.llm_settings())
+        self.llm = llm
         self.tools = tool_definitions(self.context.output_schema)
         self.validator = Draft202012Validator(self.context.output_schema)
         self.messages: list[dict[str, Any]] = []
+        self.sent = 0  # how many of ``messages`` the model has read
         self.output: dict[str, Any] | None = None
         self.login_reported = False
         self.typed_password = False
         self.refused_outputs = 0
         self.failed_actions = 0
+        self.tokens = 0  # as the endpoint reports them (usage.total_tokens)
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        # One connection for the whole conversation: no new TLS handshake every turn.
+        with httpx.Client(follow_redirects=False) as self.http:
+            return self._converse()
+
+    def _converse(self) -> dict[str, Any]:
         if self.harness.url in ("", "about:blank"):
             self.harness.goto("{{source.url}}", reasoning="Open the site.")
         self.messages = [
@@ -374,10 +396,17 @@ class _Conversation:
             {"role": "user", "content": task_message(self.harness)},
         ]
         idle = 0
-        for _turn in range(self.max_turns):
+        for turn in range(1, self.max_turns + 1):
             self.context.checkpoint()
             self._show_page()
             reply = self._ask_model()
+            self.tokens += int(reply.usage.get("total_tokens") or 0)
+            logger.debug(
+                "Run %s: model turn %d asks for %s",
+                self.context.run_id,
+                turn,
+                ", ".join(call.name for call in reply.tool_calls) or "nothing",
+            )
             self.messages.append(reply.message)
             if not reply.tool_calls:
                 idle += 1
@@ -398,6 +427,12 @@ class _Conversation:
             idle = 0
             self._perform(reply)
             if self.output is not None:
+                logger.info(
+                    "Run %s: the model finished in %d turns (%d tokens)",
+                    self.context.run_id,
+                    turn,
+                    self.tokens,
+                )
                 return self.output
         raise AgentFailure(
             f"The model used its {self.max_turns} turns (DECK_LLM_MAX_STEPS) without finishing.",
@@ -406,12 +441,14 @@ class _Conversation:
         )
 
     def _show_page(self) -> None:
-        # Older snapshots shrink to their address: the model needs the page it is on, and the
-        # conversation must not grow by a page per turn.
-        for message in self.messages:
-            if message.get("role") == "user" and message.get("deck_snapshot"):
-                message["content"] = message["content"].split("\n", 1)[0] + " (earlier page)"
-                message.pop("deck_snapshot")
+        # What the model has already read shrinks: earlier pages to their address, long tool
+        # answers (tables, full reads) to their start, so the conversation stays small.
+        for message in self.messages[: self.sent]:
+            if message.pop("deck_snapshot", False):
+                url, title = [*message["content"].split("\n"), "", ""][1:3]
+                message["content"] = f"(earlier page) {url} | {title}"
+            elif message["role"] == "tool" and len(message["content"]) > OLD_RESULT_CHARS:
+                message["content"] = message["content"][:OLD_RESULT_CHARS] + " …(trimmed)"
         snapshot = self.harness.snapshot()
         self.messages.append(
             {
@@ -426,7 +463,9 @@ class _Conversation:
             {key: value for key, value in message.items() if not key.startswith("deck_")}
             for message in self.messages
         ]
-        return chat(self.llm, self._masked(outgoing), self.tools)
+        reply = chat(self.llm, self._masked(outgoing), self.tools, client=self.http)
+        self.sent = len(self.messages)
+        return reply
 
     def _masked(self, value: Any) -> Any:
         """Belt and braces: whatever the page or a tool showed, no revealed secret leaves."""
@@ -570,8 +609,9 @@ class _Conversation:
                     code="output_invalid",
                 )
             return "Not accepted, the output does not match the schema: " + "; ".join(problems[:5])
-        if self.typed_password and not self.login_reported:
-            # Getting to the end after typing the password means the site let us in.
+        if not self.login_reported and (self.typed_password or self.harness.reused):
+            # Getting to the end after typing the password (here, or before a pause on the
+            # same page) means the site let us in.
             self.context.login_verified()
         self.output = self.harness.finish(output, reasoning=why)
         return "Finished."

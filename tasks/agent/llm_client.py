@@ -104,12 +104,14 @@ def chat(
     *,
     tool_choice: str | Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
-    transport: httpx.BaseTransport | None = None,
+    client: httpx.Client | None = None,
 ) -> ChatReply:
     """One chat completion. ``tools`` are OpenAI function tools (``{"type": "function",
     "function": {name, description, parameters}}``); ``tool_choice`` defaults to ``"auto"``
     when tools are given; ``extra`` adds body fields (``temperature``, ``response_format`` …).
-    Blocking, retried on transient faults, never logs the key."""
+    ``client``: an ``httpx.Client`` to reuse across calls (a conversation keeps its connection
+    alive); by default each call opens its own. Blocking, retried on transient faults, never
+    logs the key."""
     config = settings if isinstance(settings, LlmSettings) else LlmSettings.from_mapping(settings)
     if not config.base_url or not config.model:
         raise LlmError(
@@ -129,9 +131,10 @@ def chat(
     url = config.base_url.rstrip("/") + "/chat/completions"
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(10.0, config.timeout_seconds))
 
-    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
-        response = _post_with_retries(client, url, headers, body, config)
-    return _reply(response)
+    if client is not None:
+        return _reply(_post_with_retries(client, url, headers, body, config, timeout))
+    with httpx.Client(follow_redirects=False) as own:
+        return _reply(_post_with_retries(own, url, headers, body, config, timeout))
 
 
 def _post_with_retries(
@@ -140,13 +143,14 @@ def _post_with_retries(
     headers: dict[str, str],
     body: dict[str, Any],
     config: LlmSettings,
+    timeout: httpx.Timeout,
 ) -> httpx.Response:
     attempts = config.max_retries + 1
     problem = ""
     for attempt in range(1, attempts + 1):
         wait: float | None = None
         try:
-            response = client.post(url, headers=headers, json=body)
+            response = client.post(url, headers=headers, json=body, timeout=timeout)
         except httpx.TimeoutException:
             problem = f"no answer within {config.timeout_seconds:g} s"
         except httpx.TransportError as exc:

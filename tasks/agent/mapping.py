@@ -55,6 +55,12 @@ PHRASES: dict[str, str] = {
     "log out": "logout",
     "sign out": "logout",
     "amount due": "amountdue",
+    "total to pay": "amountdue",
+    "amount to pay": "amountdue",
+    "total amount due": "amountdue",
+    "new balance": "amountdue",
+    "pay by": "duedate",
+    "payment due date": "duedate",
     "balance due": "amountdue",
     "total due": "amountdue",
     "amount owed": "amountdue",
@@ -70,6 +76,11 @@ PHRASES: dict[str, str] = {
     "zip code": "postcode",
     "postal code": "postcode",
     "card number": "cardnumber",
+    "security code": "cvv",
+    "name on card": "cardholder",
+    "name on the card": "cardholder",
+    "cardholder name": "cardholder",
+    "card holder": "cardholder",
     "credit card": "card",
     "debit card": "card",
     "confirmation number": "confirmation",
@@ -102,39 +113,42 @@ _PHRASE_RE = re.compile(
     + r")(?![a-z0-9])"
 )
 
-SYNONYMS: list[set[str]] = [
-    {"bill", "billing", "statement", "invoice", "bills"},
-    {"payslip", "payslips", "payroll", "earnings", "salary", "paycheck", "wage"},
-    {"reservation", "booking", "stay", "trip", "reservations", "bookings", "stays", "itinerary"},
-    {"pay", "payment", "paying", "paid", "payments"},
-    {"amount", "total", "sum", "charge", "charges", "cost", "price"},
-    {"balance", "owed", "outstanding"},
-    {"document", "documents", "pdf", "file", "download", "copy", "csv", "export"},
-    {"account", "accounts", "acct"},
-    {"number", "no", "num", "id", "identifier", "ref", "reference"},
-    {"confirmation", "confirmed", "receipt"},
-    {"date", "on", "day", "dated"},
-    {"user", "username", "userid", "login", "email", "member", "customer"},
-    {"password", "passcode", "passphrase", "pin"},
-    {"code", "otp", "onetime", "verification", "token", "authenticator", "2fa", "mfa"},
-    {"upcoming", "future", "next", "scheduled", "current", "active"},
-    {"past", "previous", "history", "historical", "completed", "archive"},
-    {"hotel", "property", "resort", "lodging"},
-    {"guest", "guests", "occupants", "people", "persons"},
-    {"night", "nights"},
-    {"usage", "consumption", "kwh", "therms", "used"},
-    {"name", "title", "nickname", "label"},
-    {"address", "location", "premise", "premises", "site"},
-    {"status", "state"},
-    {"method", "source", "instrument"},
-    {"employer", "company", "organization"},
-    {"deduction", "deductions", "withholding", "tax", "taxes"},
-    {"cancel", "cancellation", "cancelled", "canceled"},
-    {"latest", "recent", "newest", "last", "current"},
+# Each group folds to its FIRST word (the concept name the code refers to).
+SYNONYMS: list[tuple[str, ...]] = [
+    ("bill", "billing", "statement", "invoice", "bills"),
+    ("payslip", "payslips", "payroll", "earnings", "salary", "paycheck", "wage"),
+    ("reservation", "booking", "stay", "trip", "reservations", "bookings", "stays", "itinerary"),
+    ("pay", "payment", "paying", "paid", "payments"),
+    ("amount", "total", "sum", "charge", "charges", "cost", "price"),
+    ("balance", "owed", "outstanding"),
+    ("document", "documents", "pdf", "file", "download", "copy", "csv", "export"),
+    ("account", "accounts", "acct"),
+    ("number", "no", "num", "id", "identifier", "ref", "reference"),
+    ("confirmation", "confirmed", "receipt", "conf", "confirm"),
+    ("date", "on", "day", "dated"),
+    ("user", "username", "userid", "login", "email", "member", "customer"),
+    ("password", "passcode", "passphrase", "pin"),
+    ("code", "otp", "onetime", "verification", "token", "authenticator", "2fa", "mfa"),
+    ("upcoming", "future", "next", "scheduled", "current", "active"),
+    ("past", "previous", "history", "historical", "completed", "archive"),
+    ("hotel", "property", "resort", "lodging"),
+    ("guest", "guests", "occupants", "people", "persons"),
+    ("night", "nights"),
+    ("usage", "consumption", "kwh", "therms", "used"),
+    ("name", "title", "nickname", "label"),
+    ("address", "location", "premise", "premises", "site"),
+    ("status", "state"),
+    ("method", "source", "instrument"),
+    ("employer", "company", "organization"),
+    ("deduction", "deductions", "withholding", "tax", "taxes"),
+    ("cancel", "cancellation", "cancelled", "canceled"),
+    ("latest", "recent", "newest", "last", "current"),
+    ("expiry", "expiration", "expires", "exp", "expire"),
+    ("cvv", "cvc", "csc", "cvv2"),
 ]
 _CANON: dict[str, str] = {}
 for _group in SYNONYMS:
-    _head = sorted(_group)[0]
+    _head = _group[0]
     for _word in _group:
         _CANON.setdefault(_word, _head)
 
@@ -158,19 +172,22 @@ def _stem(word: str) -> str:
     return word
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words, snake_case and camelCase split, phrases folded."""
+def words(text: str, *, fold: bool = True) -> list[str]:
+    """Lower-case words, snake_case and camelCase split, phrases folded (unless not)."""
     text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text or "")
     text = text.replace("_", " ").lower()
-    text = _PHRASE_RE.sub(lambda m: f" {PHRASES[m.group(1)]} ", text)
+    if fold:
+        text = _PHRASE_RE.sub(lambda m: f" {PHRASES[m.group(1)]} ", text)
     return re.findall(r"[a-z0-9#]+", text)
 
 
-def concepts(text: str) -> set[str]:
+def concepts(text: str, *, fold: bool = True) -> set[str]:
     found = set()
-    for word in words(text):
-        if word in STOPWORDS or word == "#":
+    for word in words(text, fold=fold):
+        if word in STOPWORDS:
             continue
+        if word == "#":
+            word = "number"
         word = _CANON.get(word) or _CANON.get(_stem(word)) or _stem(word)
         found.add(word)
     return found
@@ -228,6 +245,47 @@ def parse_date(text: Any) -> str | None:
     return parsed.date().isoformat()
 
 
+_RANGE_SPLIT = re.compile(r"\s*(?:\u2013|\u2014|\s-\s|\bto\b|\bthrough\b|\buntil\b|\bthru\b)\s*")
+
+
+def parse_range(text: Any) -> tuple[str, str] | None:
+    """Two ISO days from a written period ("Feb 1 \u2013 Feb 28, 2026", "1/1/2026 - 1/31/2026")."""
+    if not isinstance(text, str):
+        return None
+    isos = _ISO_DAY.findall(text)
+    if len(isos) >= 2:
+        return "-".join(isos[0]), "-".join(isos[1])
+    parts = [p for p in _RANGE_SPLIT.split(text.strip(), maxsplit=1) if p]
+    if len(parts) != 2:
+        return None
+    left, right = parts
+    end = parse_date(right)
+    if end is None:
+        return None
+    start = parse_date(left)
+    if start is None:
+        # "Feb 1 \u2013 Feb 28, 2026": the year is written once, at the end.
+        start = parse_date(f"{left}, {end[:4]}")
+        if start is None:
+            return None
+        if start > end:  # "Dec 1 \u2013 Jan 5, 2026" spans the new year
+            start = parse_date(f"{left}, {int(end[:4]) - 1}")
+    if start is None or start > end:
+        return None
+    return start, end
+
+
+def _range_fields(schema: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (start, end) property names of an object that is a period of two dates."""
+    properties = schema.get("properties") or {}
+    dated = [n for n, p in properties.items() if _looks_dated(n, p)]
+    if len(dated) != 2:
+        return None
+    first = next((n for n in dated if re.search(r"start|from|begin|first", n, re.I)), dated[0])
+    second = next(n for n in dated if n != first)
+    return first, second
+
+
 def parse_datetime(text: Any) -> str | None:
     if not isinstance(text, str) or not re.search(r"\d", text):
         return None
@@ -279,6 +337,12 @@ def convert(value: Any, schema: Mapping[str, Any], name: str = "") -> Any:
     text = text.strip()
     if text in ("", "\u2014", "-", "\u2013", "n/a", "N/A"):
         return None
+    if "object" in kinds:
+        fields = _range_fields(schema)
+        days = parse_range(text) if fields else None
+        if fields and days:
+            return {fields[0]: days[0], fields[1]: days[1]}
+        return None
     enum = schema.get("enum")
     if enum:
         for option in enum:
@@ -307,6 +371,11 @@ def convert(value: Any, schema: Mapping[str, Any], name: str = "") -> Any:
             continue
         if kind == "string":
             fmt = schema.get("format")
+            if re.search(r"(^|_|\b)units?$", name, re.I):
+                # "963 kWh" answers both "usage" (963) and "usage_unit" (kWh).
+                unit = re.fullmatch(r"[-+\d.,\s]*([^\d\s].*?)", text)
+                if unit:
+                    return unit.group(1).strip()
             if fmt == "date-time":
                 return parse_datetime(text) or None
             if fmt == "date" or _looks_dated(name, schema):
@@ -332,7 +401,10 @@ def label_score(name: str, schema: Mapping[str, Any], label: str) -> float:
     seen = concepts(label)
     if not seen:
         return 0.0
-    score = closeness(own, seen)
+    # Phrases folded ("amount due" is one idea), and word by word a little less surely
+    # ("Amount" still names amount_due when nothing names it better).
+    loose = closeness(concepts(name, fold=False), concepts(label, fold=False))
+    score = max(closeness(own, seen), 0.9 * loose)
     if described:
         score += 0.5 * len(described & seen) / len(seen)
     if re.sub(r"[^a-z0-9]", "", name.lower()) == re.sub(r"[^a-z0-9]", "", label.lower()):
@@ -474,6 +546,33 @@ def card_rows(
     return rows, total / len(rows) / max(len(properties), 1)
 
 
+_STARTS = re.compile(r"\b(from|start|starts|started|begin|begins|beginning|since)\b", re.I)
+_ENDS = re.compile(r"\b(to|end|ends|ended|ending|through|thru|until)\b", re.I)
+
+
+def _split_period(
+    name: str, schema: Mapping[str, Any], pairs: Iterable[Mapping[str, Any]]
+) -> tuple[Any, float]:
+    """A period written as two labelled dates ("Service from" / "Service to")."""
+    fields = _range_fields(schema)
+    if not fields:
+        return None, 0.0
+    own = concepts(name) | concepts(name, fold=False)
+    best: dict[str, tuple[str, float]] = {}
+    for pair in pairs:
+        label = str(pair.get("label", ""))
+        day = parse_date(str(pair.get("value", "")))
+        if not day:
+            continue
+        related = closeness(own, concepts(label) | concepts(label, fold=False))
+        for field_name, pattern in zip(fields, (_STARTS, _ENDS), strict=True):
+            if pattern.search(label) and related >= best.get(field_name, ("", -1.0))[1]:
+                best[field_name] = (day, related)
+    if len(best) != 2 or best[fields[0]][0] > best[fields[1]][0]:
+        return None, 0.0
+    return {f: best[f][0] for f in fields}, THRESHOLD
+
+
 def _dated_column(table: Mapping[str, Any]) -> int | None:
     for index, header in enumerate(table.get("headers") or []):
         if concepts(header) & {"date", "billdate", "paydate", "duedate", "period"}:
@@ -529,9 +628,11 @@ def map_snapshot(
             if best[0] and best[1] >= 0.25:
                 result.offer(name, best[0], best[1])
             continue
-        if "object" in kinds:
+        if "object" in kinds and not _range_fields(prop):
             continue
         value, score = _best_label(name, prop, pairs)
+        if value is None and "object" in kinds:
+            value, score = _split_period(name, prop, pairs)
         if value is not None:
             result.offer(name, value, score)
             continue

@@ -55,6 +55,11 @@
       .filter((h) => h.text),
     60,
   );
+  // The row, card or form a control sits in: what a generic "Select" or "View" refers to.
+  const around = (el) => {
+    const box = el.closest("li, tr, article, form, fieldset, .card, [class*=card], [class*=account], section");
+    return box ? clean(box.innerText).slice(0, 240) : "";
+  };
   const links = limit(
     Array.from(document.querySelectorAll("a[href]"))
       .filter(visible)
@@ -62,6 +67,7 @@
         name: nameOf(a),
         href: a.href,
         download: a.hasAttribute("download"),
+        context: around(a),
       }))
       .filter((a) => a.name || a.href),
     200,
@@ -77,6 +83,7 @@
         name: nameOf(b),
         type: (b.getAttribute("type") || (b.tagName === "BUTTON" ? "submit" : "button")).toLowerCase(),
         form: b.form ? Array.from(document.forms).indexOf(b.form) : null,
+        context: around(b),
       })),
     100,
   );

@@ -2,9 +2,10 @@
 
 Everything is derived from a hash of (portal, login, record key), so the same login always
 sees the same records and two logins see different ones. Dates hang off ``sandbox_today()``:
-the server's UTC date (or ``settings.SANDBOX_TODAY``, a ``date`` or ISO string, when a test or
-demo pins it), so records are stable within a day; bills only move once a month, payslips
-every other Friday.
+the server's UTC date, or ``settings.SANDBOX_TODAY`` (``DECK_SANDBOX_TODAY``) when a test, demo
+or benchmark pins it. Records are therefore stable within a day: bills move once a month (a
+statement on the 3rd covering the previous calendar month, due on the 24th), payslips every
+other Friday, and hotel stays sit at fixed offsets from today.
 """
 
 from __future__ import annotations

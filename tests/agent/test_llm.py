@@ -188,7 +188,7 @@ def test_the_model_logs_in_reads_the_site_and_finishes(world):
         assert (noted, recorded) == ("Noted: signed in.", "Recorded 1 entities.")
         assert refused.startswith("Not accepted, the output does not match the schema")
         # Earlier pages shrink to their address; only the current one is shown in full.
-        earlier = [m for m in body["messages"] if m["content"] and "(earlier page)" in m["content"]]
+        earlier = [m for m in body["messages"] if (m["content"] or "").startswith("(earlier page)")]
         assert len(earlier) == 2
         return tool_calls(("finish", {"output": {"organization": "Acme Utilities"}}))
 
@@ -262,17 +262,27 @@ def test_an_unreachable_model_fails_the_run_clearly(world):
     assert "http://127.0.0.1:9/v1/chat/completions cannot be reached" in error["message"]
 
 
-def test_turn_budget_and_bad_tool_calls(world, settings):
+def test_turn_budget_bad_tool_calls_and_a_conversation_that_stays_small(
+    world, settings, monkeypatch
+):
     settings.DECK_LLM_MAX_STEPS = 5
+    monkeypatch.setattr("tasks.agent.llm.OLD_RESULT_CHARS", 60)
     llm = world["llm"]
 
-    def told(expected: str) -> Any:
-        def check(body: dict[str, Any]) -> Reply:
-            [result] = results_of(body)
-            assert result.startswith(expected), result
-            return tool_calls(("click", {"target": {"text": "No such thing anywhere"}}))
+    def read(body: dict[str, Any]) -> Reply:
+        page, missing = results_of(body)
+        assert page.startswith("URL: ")
+        assert "[password] 'Password'" in page
+        assert missing == "Not done: there is no tool 'teleport'."
+        return tool_calls(("click", {"target": {"text": "No such thing anywhere"}}))
 
-        return check
+    def failed(body: dict[str, Any]) -> Reply:
+        [result] = results_of(body)
+        assert result.startswith("Failed: No element matches")
+        [earlier] = [m for m in body["messages"] if m.get("tool_call_id") == "call_0_read_page"]
+        assert earlier["content"].endswith(" …(trimmed)")
+        assert len(earlier["content"]) == 60 + len(" …(trimmed)")
+        return text("I am not sure what to do.")
 
     def nudged(body: dict[str, Any]) -> Reply:
         assert body["messages"][-3]["content"] == "I am not sure what to do."
@@ -280,11 +290,11 @@ def test_turn_budget_and_bad_tool_calls(world, settings):
         return text("Still not sure.")
 
     llm.add(
-        tool_calls(("teleport", {})),
-        told("Not done: there is no tool 'teleport'."),
-        told("Failed: No element matches"),
-        text("I am not sure what to do."),
+        tool_calls(("read_page", {}), ("teleport", {})),
+        read,
+        failed,
         nudged,
+        tool_calls(("screenshot", {})),
     )
     run = start(world)
     assert run_execute(run.id) == "failed"
@@ -292,9 +302,35 @@ def test_turn_budget_and_bad_tool_calls(world, settings):
     assert run.errors[0]["code"] == "step_budget_exceeded"
     assert "DECK_LLM_MAX_STEPS" in run.errors[0]["message"]
     assert len(llm.requests) == 5
+    pages = [
+        m["content"]
+        for m in llm.requests[-1]["body"]["messages"]
+        if m["role"] == "user" and m["content"].startswith(("Page now:", "(earlier page)"))
+    ]
+    assert len(pages) == 5
+    assert all(page.startswith("(earlier page) URL: http") for page in pages[:4])
+    assert all(page.endswith("| Title: Log in · Deck") for page in pages[:4])
+    assert pages[4].startswith("Page now:\nURL: http")
 
 
 # -- pieces ---------------------------------------------------------------------------------
+
+
+def test_no_model_configured_fails_before_a_browser_opens(monkeypatch):
+    from tasks.agent import llm as planner_module
+    from tasks.agent.llm import LlmPlanner
+    from tasks.agent.llm_client import LlmError
+    from tests.agent.conftest import bare_context
+
+    def no_browser(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a browser was opened")
+
+    monkeypatch.setattr(planner_module, "Harness", no_browser)
+    context = bare_context(llm_settings=lambda: {"base_url": "", "model": "m", "api_key": ""})
+    with pytest.raises(LlmError) as caught:
+        LlmPlanner().run(context)
+    assert (caught.value.type, caught.value.code) == ("api", "llm_unavailable")
+    assert "llm_base_url" in caught.value.message
 
 
 def test_tool_definitions_are_valid_json_schema():
@@ -334,3 +370,244 @@ def test_compact_snapshot_is_bounded():
     assert "'Bill 60'" not in text
     assert "… 25 more rows (extract_table reads all)" in text
     assert json.dumps(snapshot)  # unchanged input
+
+
+# -- a sandbox portal -----------------------------------------------------------------------
+
+CASCADE_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "account_number": {"type": ["string", "null"]},
+        "amount_due": {"type": ["number", "null"]},
+    },
+    "required": ["account_number", "amount_due"],
+}
+
+
+@pytest.fixture
+def sandbox(llm, live_server, transactional_db, settings, monkeypatch):
+    """An organization with an llm agent; ``portal(slug, path, login, output_schema)`` adds
+    a source on that sandbox portal, a credential and a task."""
+    from datetime import date
+
+    llm.reset()
+    settings.SANDBOX_TODAY = date(2026, 3, 18)
+    settings.DECK_AGENT_PLANNER = ""
+    settings.DECK_AGENT_SCREENSHOTS = False
+    settings.DECK_LLM_MAX_RETRIES = 0
+    monkeypatch.setattr("tasks.runs.run_dispatch", lambda run_id, **kwargs: False)
+    organization = organization_create(name="Acme Utilities", slug="acme")
+    agent = services.agent_create(
+        organization=organization,
+        name="Model agent",
+        planner="llm",
+        llm_base_url=llm.base_url,
+        llm_model="tiny-model",
+        llm_api_key=KEY,
+    )
+
+    def portal(path: str, auth_credentials: dict[str, Any], prompt: str, output: dict) -> Any:
+        source = services.source_create(
+            organization=organization, name=path, url=f"{live_server.url}/sandbox/{path}"
+        )
+        credential = services.credential_create(
+            organization=organization,
+            source_id=source.id,
+            auth_method="username_password",
+            auth_credentials=auth_credentials,
+        )
+        task = services.task_create(
+            organization=organization,
+            agent_id=agent.id,
+            name=path,
+            prompt=prompt,
+            input_schema={"type": "object"},
+            output_schema=output,
+        )
+        return organization, credential, task
+
+    yield portal
+    llm.check()
+
+
+def test_the_model_works_a_sandbox_portal_with_a_security_question(llm, sandbox):
+    """Cascade Power & Gas: sign in, answer the security question from the credential's
+    source fields, list the accounts as entities, pick one, read its latest statement; then a
+    run scoped to that entity tells the model so."""
+    from tasks.sandbox.accounts import sandbox_multi_account_login
+    from tasks.sandbox.selectors import account_balance
+
+    login = sandbox_multi_account_login("cascade")
+    cabin = next(a for a in login.accounts if a.nickname.startswith("Cabin"))
+    latest = account_balance(portal="cascade", login=login, account=cabin).latest
+    organization, credential, task = sandbox(
+        "cascade/signin/",
+        login.auth_credentials(),
+        "Open the cabin's account and report its number and latest statement total.",
+        CASCADE_OUTPUT,
+    )
+
+    def sign_in(body: dict[str, Any]) -> Reply:
+        task_message = body["messages"][1]["content"]
+        assert "{{credential.security_answer}}" in task_message
+        assert "Buttons: 'Sign in'" in page_of(body)
+        return tool_calls(
+            ("type", {"target": {"label": "Username"}, "value": "{{credential.username}}"}),
+            ("type", {"target": {"label": "Password"}, "value": "{{credential.password}}"}),
+            ("click", {"target": {"role": "button", "name": "Sign in"}}),
+        )
+
+    def answer(body: dict[str, Any]) -> Reply:
+        question = re.search(r"\[text\] '([^']+\?)'", page_of(body))
+        assert question, page_of(body)
+        return tool_calls(
+            ("type", {"target": {"label": question[1]}, "value": "{{credential.security_answer}}"}),
+            ("click", {"target": {"role": "button", "name": "Continue"}}),
+        )
+
+    def choose(body: dict[str, Any]) -> Reply:
+        page = page_of(body)
+        radios = re.findall(r"\[radio\] '(.+?) Account (\S+) .*? meter (\S+)' value=", page)
+        assert len(radios) == 3, page
+        entities = [
+            {"type": "account", "external_id": n, "name": name, "attributes": {"meter": m}}
+            for name, n, m in radios
+        ]
+        wanted = next(name for name, _, _ in radios if name.startswith("Cabin"))
+        return tool_calls(
+            ("login_result", {"accepted": True}),
+            ("record_entities", {"entities": entities}),
+            ("select", {"target": {"label": wanted}, "value": "on"}),
+            ("click", {"target": {"role": "button", "name": "Continue"}}),
+        )
+
+    def statement(body: dict[str, Any]) -> Reply:
+        page = page_of(body)
+        number = re.search(r"- \[Your account\] Account number: (\S+)", page)
+        total = re.search(r"- \[Latest statement\] Total: \$([\d,]+\.\d\d)", page)
+        assert number, page
+        assert total, page
+        output = {"account_number": number[1], "amount_due": float(total[1].replace(",", ""))}
+        return tool_calls(("finish", {"output": output}))
+
+    llm.add(sign_in, answer, choose, statement)
+    run = run_create(
+        organization=organization, task_id=task.id, input={}, credential_id=credential.id
+    )
+    assert run_execute(run.id) == "finished", TaskRun.objects.get(pk=run.id).errors
+    llm.check()
+    run.refresh_from_db()
+    assert run.output == {"account_number": cabin.number, "amount_due": float(latest.amount_due)}
+    credential.refresh_from_db()
+    assert credential.status == "verified"
+    recorded = {e.external_id: e for e in Entity.objects.filter(credential=credential)}
+    assert set(recorded) == {account.number for account in login.accounts}
+    assert recorded[cabin.number].attributes == {"meter": cabin.meter}
+
+    # A run scoped to the cabin's entity: the model is told to work on it only.
+    def scoped(body: dict[str, Any]) -> Reply:
+        task_message = body["messages"][1]["content"]
+        assert "Work only on these entities:" in task_message
+        assert cabin.number in task_message
+        assert login.accounts[0].number not in task_message
+        return tool_calls(
+            ("finish", {"output": {"account_number": cabin.number, "amount_due": None}})
+        )
+
+    llm.add(scoped)
+    again = run_create(
+        organization=organization,
+        task_id=task.id,
+        input={},
+        credential_id=credential.id,
+        entity_ids=[recorded[cabin.number].id],
+    )
+    assert run_execute(again.id) == "finished"
+    llm.check()
+
+    sent = llm.raw().replace(f"Bearer {KEY}", "")
+    for secret in (login.password, login.security_answer, KEY):
+        assert secret not in sent
+        assert secret not in database_dump()
+
+
+def test_the_model_asks_for_an_mfa_code_and_resumes_after_the_answer(llm, sandbox):
+    """Brightwater Energy without the TOTP seed in the credential: the model asks the person
+    for the code, the run pauses, the answer resumes it on the same logged-in page, and the
+    code reaches the site through {{answer.code}} — never the model."""
+    import pyotp
+
+    from tasks.runs import run_answer
+    from tasks.sandbox.accounts import sandbox_primary_login
+
+    login = sandbox_primary_login("brightwater")
+    account = login.accounts[0]
+    organization, credential, task = sandbox(
+        "brightwater/login/",
+        {"username": login.username, "password": login.password},
+        "Sign in and report the account number.",
+        {
+            "type": "object",
+            "properties": {"account_number": {"type": "string"}},
+            "required": ["account_number"],
+        },
+    )
+    ask = (
+        "ask_user",
+        {
+            "type": "mfa",
+            "message": "Enter the 6-digit code from your authenticator app.",
+            "fields": [{"name": "code", "type": "text", "label": "6-digit code"}],
+        },
+    )
+
+    def sign_in(body: dict[str, Any]) -> Reply:
+        assert "{{credential.totp}}" not in body["messages"][1]["content"]
+        return tool_calls(
+            ("type", {"target": {"label": "Email address"}, "value": "{{credential.username}}"}),
+            ("type", {"target": {"label": "Password"}, "value": "{{credential.password}}"}),
+            ("click", {"target": {"role": "button", "name": "Sign in"}}),
+        )
+
+    def code_page(body: dict[str, Any]) -> Reply:
+        assert "[text] '6-digit code'" in page_of(body) or "'6-digit code'" in page_of(body)
+        return tool_calls(ask)
+
+    llm.add(sign_in, code_page)
+    run = run_create(
+        organization=organization, task_id=task.id, input={}, credential_id=credential.id
+    )
+    assert run_execute(run.id) == "interaction_required"
+    run.refresh_from_db()
+    assert run.interaction["fields"] == [{"name": "code", "type": "text", "label": "6-digit code"}]
+
+    code = pyotp.TOTP(login.totp_secret).now()
+    run_answer(organization=organization, run_id=run.id, answer={"code": code})
+
+    def resumed(body: dict[str, Any]) -> Reply:
+        # A fresh conversation on the page the run paused on.
+        assert "'6-digit code'" in page_of(body)
+        return tool_calls(
+            ask,
+            ("type", {"target": {"label": "6-digit code"}, "value": "{{answer.code}}"}),
+            ("click", {"target": {"role": "button", "name": "Verify"}}),
+        )
+
+    def overview(body: dict[str, Any]) -> Reply:
+        answered, typed, clicked = results_of(body)
+        assert answered == "The person answered. Use {{answer.code}} to type the answer."
+        assert (typed, clicked.split(".")[0]) == ("Typed.", "Clicked")
+        number = re.search(r"- (?:\[[^]]*\] )?Account number: (\S+)", page_of(body))
+        assert number, page_of(body)
+        return tool_calls(("finish", {"output": {"account_number": number[1]}}))
+
+    llm.add(resumed, overview)
+    assert run_execute(run.id) == "finished", TaskRun.objects.get(pk=run.id).errors
+    llm.check()
+    run.refresh_from_db()
+    assert run.output == {"account_number": account.number}
+    credential.refresh_from_db()
+    assert credential.status == "verified"  # finished after typing the password
+    sent = llm.raw().replace(f"Bearer {KEY}", "")
+    for secret in (login.password, code):
+        assert secret not in sent

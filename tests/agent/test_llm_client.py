@@ -180,3 +180,14 @@ def test_nothing_configured():
         chat({"base_url": "", "model": ""}, [{"role": "user", "content": "x"}])
     assert caught.value.code == "llm_unavailable"
     assert "llm_base_url" in caught.value.message
+
+
+def test_a_shared_client_serves_a_conversation(llm):
+    import httpx
+
+    llm.add(text("one"), text("two"))
+    with httpx.Client() as client:
+        first = chat(config(llm), [{"role": "user", "content": "1"}], client=client)
+        second = chat(config(llm), [{"role": "user", "content": "2"}], client=client)
+    assert (first.content, second.content) == ("one", "two")
+    assert [r["body"]["messages"][0]["content"] for r in llm.requests] == ["1", "2"]

@@ -72,6 +72,21 @@ def test_replacing_and_removing_the_key(api):
     assert not VaultToken.objects.filter(pk=second).exists()
 
 
+def test_a_new_endpoint_forgets_the_key_unless_given_again(api):
+    agent_id = api.post("/v2/agents", LLM_AGENT).json()["id"]
+    first = Agent.objects.get(pk=agent_id).llm_api_key_token
+    same = api.patch(f"/v2/agents/{agent_id}", {"llm_base_url": LLM_AGENT["llm_base_url"]})
+    assert same.json()["has_llm_api_key"] is True
+    moved = api.patch(f"/v2/agents/{agent_id}", {"llm_base_url": "https://elsewhere.example/v1"})
+    assert moved.json()["has_llm_api_key"] is False
+    assert not VaultToken.objects.filter(pk=first).exists()
+    both = api.patch(
+        f"/v2/agents/{agent_id}",
+        {"llm_base_url": "https://third.example/v1", "llm_api_key": "sk-for-the-third-one"},
+    )
+    assert both.json()["has_llm_api_key"] is True
+
+
 def test_switching_planner_and_endpoint(api):
     agent_id = api.post("/v2/agents", {"name": "Plain"}).json()["id"]
     needs_url = api.patch(f"/v2/agents/{agent_id}", {"planner": "llm"})

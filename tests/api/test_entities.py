@@ -166,6 +166,8 @@ class EntityPlanner:
                 {"type": "account", "external_id": "ACC-9", "name": "New", "attributes": {}},
                 # An agent that copies a secret into an entity must not get it stored.
                 {"type": "account", "external_id": "ACC-10", "attributes": {"note": password}},
+                # One bad row of a scraped list comes back with its error, the rest is kept.
+                {"type": "account", "name": "No number"},
             ]
         )
         context.login_verified()
@@ -203,7 +205,14 @@ def test_run_scoped_to_entities_gets_them_in_its_context(org, api, credential, e
             "attributes": {"kwh": 412},
         },
     ]
-    new = {item["external_id"]: item for item in output["recorded"]}
+    *good, bad = output["recorded"]
+    assert bad == {
+        "type": "account",
+        "name": "No number",
+        "id": None,
+        "error": "found[2].external_id must be a text of 1 to 255 characters.",
+    }
+    new = {item["external_id"]: item for item in good}
     assert new["ACC-9"]["id"].startswith("ent_")
     assert Entity.objects.get(pk=new["ACC-10"]["id"]).attributes == {"note": "[redacted]"}
     assert "hunter2-secret" not in database_dump()
@@ -211,12 +220,17 @@ def test_run_scoped_to_entities_gets_them_in_its_context(org, api, credential, e
     assert credential.status == "verified"
 
 
-def test_unscoped_run_has_no_entities(org, api, credential, entity_planner):
+def test_unscoped_run_has_no_entities(org, api, credential, entity_planner, monkeypatch):
+    # Long lists are recorded in chunks (here of one) so no single write grows unbounded.
+    monkeypatch.setattr("tasks.execution.MAX_ENTITIES_PER_RECORD", 1)
     task = make_task(org, input_schema={"type": "object"}, output_schema={"type": "object"})
     run = start(api, task, credential_id=credential.id).json()
     assert run["entity_ids"] == []
     run_execute(run["id"])
-    assert TaskRun.objects.get(pk=run["id"]).output["scoped"] == []
+    output = TaskRun.objects.get(pk=run["id"]).output
+    assert output["scoped"] == []
+    assert [item["external_id"] for item in output["recorded"][:2]] == ["ACC-9", "ACC-10"]
+    assert Entity.objects.filter(credential=credential).count() == 2
 
 
 def test_entity_ids_must_belong_to_the_runs_credential(org, other_org, api, credential):

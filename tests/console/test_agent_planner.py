@@ -32,6 +32,8 @@ def test_create_an_llm_agent(member: Client, org) -> None:
     )
     assert VaultToken.objects.get(pk=agent.llm_api_key_token).purpose == "agent.llm_api_key"
     assert KEY not in database_dump()
+    listed = member.get(reverse("console:agents")).content.decode()
+    assert 'Language model <span class="muted small">(tiny-model)</span>' in listed
     page = member.get(response["Location"]).content.decode()
     assert "tiny-model" in page
     assert "stored in the vault" in page

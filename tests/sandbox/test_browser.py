@@ -113,3 +113,20 @@ def test_paystream(live_server, page: Page) -> None:
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").first.click()
     assert download.value.suggested_filename.endswith(".csv")
+
+
+def test_brightwater_redesign_is_still_usable_by_labels_and_roles(live_server, page: Page) -> None:
+    from tasks.sandbox.services import sandbox_layout_set
+
+    sandbox_layout_set(slug="brightwater", layout="redesign")
+    login = sandbox_primary_login("brightwater")
+    page.goto(f"{live_server.url}/sandbox/brightwater/")
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(login.totp_secret).now())
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("link", name="Bills & payments", exact=True).click()
+    expect(page.get_by_role("heading", name="Bills & payments")).to_be_visible()
+    headers = page.get_by_role("columnheader").all_inner_texts()
+    assert [h.strip().lower() for h in headers][:2] == ["due", "amount"]

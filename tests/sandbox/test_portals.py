@@ -33,6 +33,8 @@ def test_index_lists_every_portal_without_a_console_login(client):
     for portal in sandbox_portals():
         assert f'href="/sandbox/{portal.slug}/"' in page
         assert portal.name.replace("&", "&amp;") in page
+        for login in sandbox_logins(portal.slug):
+            assert f"<code>{login.username}</code>" in page
     assert client.get("/sandbox/robots.txt").content == b"User-agent: *\nDisallow: /\n"
 
 

@@ -87,7 +87,10 @@ def test_a_worker_completes_a_run_created_through_the_api(org, api, credential, 
     assert run.started_at <= run.finished_at
     done = api.get(f"/v2/task-runs/{run.id}").json()
     assert (done["status"], done["output"]) == ("completed", {"amount_due": 12.5})
-    assert Session.objects.get(pk=run.session_id).status == "idle"
+    # The worker frees the session just after committing the result.
+    eventually(
+        lambda: Session.objects.get(pk=run.session_id).status == "idle", "the session is idle"
+    )
 
 
 # -- the broker is down when the run is created -------------------------------------------
@@ -182,7 +185,10 @@ def test_a_run_past_its_timeout_fails_in_the_worker(org, api, credential, worker
         "message": "The run exceeded settings.timeout_seconds.",
     }
     assert 2000 <= run.runtime_ms < 10_000
-    assert Session.objects.get(pk=run.session_id).status == "idle"
+    # The worker frees the session just after committing the failure.
+    eventually(
+        lambda: Session.objects.get(pk=run.session_id).status == "idle", "the session is idle"
+    )
 
 
 # -- cancel in each state -----------------------------------------------------------------
@@ -216,7 +222,9 @@ def test_cancel_a_running_run_stops_it_in_the_worker(org, api, credential, worke
     assert run.finished_at is not None
     assert run.runtime_ms < 10_000
     assert events(run.id, "task_run.canceling") == events(run.id, "task_run.canceled") == 1
-    assert Session.objects.get(pk=run.session_id).status == "idle"
+    eventually(
+        lambda: Session.objects.get(pk=run.session_id).status == "idle", "the session is idle"
+    )
 
 
 def test_cancel_a_run_waiting_for_an_answer(org, api, credential, worker):

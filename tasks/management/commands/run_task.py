@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import mimetypes
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +16,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deck.errors import DeckError
 from deck.redaction import mask_values, redact, redact_data, secret_strings
+from storage.schemas import storage_representation
+from storage.selectors import storage_list
 from tasks import selectors
+from tasks.definitions import file_inputs
 from tasks.models import TaskRun
 from tasks.runs import run_create
 
@@ -35,6 +41,13 @@ class Command(BaseCommand):
         parser.add_argument("--session", help="Session id to run in.")
         parser.add_argument("--input", default="{}", help="The run input, a JSON object.")
         parser.add_argument(
+            "--file",
+            action="append",
+            default=[],
+            metavar="FIELD=PATH",
+            help="Send a local file as the file input FIELD (repeatable).",
+        )
+        parser.add_argument(
             "--wait",
             action="store_true",
             help="Follow the run until it ends; non-zero if it fails.",
@@ -53,6 +66,7 @@ class Command(BaseCommand):
         source: str | None = None,
         session: str | None = None,
         input: str = "{}",
+        file: list[str] | None = None,
         wait: bool = False,
         timeout: float | None = None,
         **options: Any,
@@ -64,6 +78,7 @@ class Command(BaseCommand):
         task = selectors.task_find_any(task_id=task_id)
         if task is None:
             raise CommandError(f"No task with id {task_id!r}.")
+        payload.update(_file_inputs(task.input_schema, file or []))
         masker = Masker({name: payload[name] for name in task.tokenized_fields if name in payload})
         try:
             run = run_create(
@@ -96,10 +111,20 @@ class Command(BaseCommand):
                 f"Gave up waiting after {limit:g} s; the run is {follower.status} and goes on. "
                 f"Follow it with GET /v2/task-runs/{run.id}."
             )
+        items = storage_list(organization=task.organization).filter(task_run_id=final.id)
+        if items:
+            self.stdout.write("Files:")
+            for item in items.order_by("created_at", "pk"):
+                url = storage_representation(item)["url"]
+                self.stdout.write(f"  - {item.id} {item.file_name} ({item.file_size} bytes) {url}")
         if final.status == S.COMPLETED:
             self.stdout.write("Output:")
             self.stdout.write(masker.json(final.output))
-            return
+            if final.result != TaskRun.Result.FAILURE:
+                return
+            self.stdout.write("Errors:")
+            self.stdout.write(_error_lines(final.errors, masker))
+            raise CommandError(f"Run {final.id} completed with a failure result.")
         self.stdout.write("Errors:")
         self.stdout.write(_error_lines(final.errors, masker))
         raise CommandError(f"Run {final.id} {final.status}.")
@@ -113,6 +138,30 @@ def _parse_input(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CommandError("--input must be a JSON object.")
     return value
+
+
+def _file_inputs(input_schema: Mapping[str, Any], specs: list[str]) -> dict[str, Any]:
+    """``FIELD=PATH`` → the file input object of seed 002, the bytes base64-encoded."""
+    declared = file_inputs(input_schema)
+    found: dict[str, Any] = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if not path:
+            raise CommandError(f"--file takes FIELD=PATH, not {spec!r}.")
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise CommandError(f"--file {name}: not a file input of this task ({known}).")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise CommandError(f"--file {name}: {exc}") from exc
+        found[name] = {
+            "purpose": declared[name],
+            "file_name": Path(path).name,
+            "content_type": mimetypes.guess_type(path)[0] or "application/octet-stream",
+            "data": base64.b64encode(data).decode(),
+        }
+    return found
 
 
 def _error_lines(errors: list[dict[str, str]], masker: Masker) -> str:

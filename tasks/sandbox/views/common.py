@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from tasks.sandbox.accounts import sandbox_portal, sandbox_portals
+from tasks.sandbox.accounts import sandbox_logins, sandbox_portal, sandbox_portals
 from tasks.sandbox.selectors import sandbox_layout
 
 NOINDEX = "noindex, nofollow"
@@ -49,7 +50,10 @@ def file_response(content: bytes | str, *, content_type: str, filename: str) -> 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return noindex(render(request, "sandbox/index.html", {"portals": sandbox_portals()}))
+    portals = [
+        {**asdict(portal), "logins": sandbox_logins(portal.slug)} for portal in sandbox_portals()
+    ]
+    return noindex(render(request, "sandbox/index.html", {"portals": portals}))
 
 
 @require_GET
