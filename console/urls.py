@@ -15,6 +15,7 @@ from console.views import (
     sessions,
     sources,
     tasks,
+    workflows,
 )
 
 app_name = "console"
@@ -45,6 +46,28 @@ urlpatterns = [
     path("tasks/<str:task_id>/run/", tasks.tasks_run, name="tasks_run"),
     path("tasks/<str:task_id>/reset/", tasks.tasks_reset, name="tasks_reset"),
     # Runs
+    path("workflows/", workflows.workflows_list, name="workflows"),
+    path("workflows/new/", workflows.workflows_new, name="workflows_new"),
+    path("workflows/create/", workflows.workflows_create, name="workflows_create"),
+    path(
+        "workflows/runs/<str:workflow_run_id>/",
+        workflows.workflows_runs_detail,
+        name="workflows_runs_detail",
+    ),
+    path(
+        "workflows/runs/<str:workflow_run_id>/cancel/",
+        workflows.workflows_runs_cancel,
+        name="workflows_runs_cancel",
+    ),
+    path("workflows/<str:workflow_id>/", workflows.workflows_detail, name="workflows_detail"),
+    path("workflows/<str:workflow_id>/edit/", workflows.workflows_edit, name="workflows_edit"),
+    path(
+        "workflows/<str:workflow_id>/update/", workflows.workflows_update, name="workflows_update"
+    ),
+    path("workflows/<str:workflow_id>/run/", workflows.workflows_run, name="workflows_run"),
+    path(
+        "workflows/<str:workflow_id>/delete/", workflows.workflows_delete, name="workflows_delete"
+    ),
     path("runs/", runs.runs, name="runs"),
     path("runs/<str:run_id>/", runs.runs_detail, name="runs_detail"),
     path("runs/<str:run_id>/cancel/", runs.runs_cancel, name="runs_cancel"),

@@ -163,3 +163,36 @@ def task_definition_check(
     storage_check(storage)
     file_inputs_check(files, storage)
     timeout_check(timeout_seconds)
+
+
+def task_kind(
+    *,
+    type: str | None,
+    scope: str | None,
+    storage: Mapping[str, Any],
+    input_schema: Mapping[str, Any],
+) -> tuple[str, str]:
+    """The task's (type, scope): as given, the missing one inferred from the other, or both
+    inferred from what the task does (attachment inputs upload, captured files are
+    documents). A scope of the other type is an error naming ``scope``."""
+    from tasks.models import Task  # the models module imports nothing from here
+
+    if scope is not None:
+        expected = Task.SCOPE_TYPES[Task.Scope(scope)]
+        if type is not None and type != expected:
+            raise TaskDefinitionInvalid(
+                f"scope {scope!r} is a {expected.value} scope; a {type} task takes one of "
+                + ", ".join(s.value for s, t in Task.SCOPE_TYPES.items() if t == type)
+                + ".",
+                field="scope",
+            )
+        return expected.value, scope
+    uploads = "attachment" in file_inputs(input_schema).values()
+    if type is None:
+        type = Task.Type.WRITE if uploads else Task.Type.READ
+    if type == Task.Type.WRITE:
+        return type, (Task.Scope.UPLOAD_DOCUMENT if uploads else Task.Scope.TRIGGER_ACTION).value
+    documents = storage.get("enabled")
+    return type, (
+        Task.Scope.RETRIEVE_DOCUMENTS if documents else Task.Scope.RETRIEVE_METADATA
+    ).value

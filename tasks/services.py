@@ -500,8 +500,11 @@ def task_create(
     storage: Mapping[str, Any] | None = None,
     timeout_seconds: int | None = None,
     review_required: bool | None = None,
+    type: str | None = None,
+    scope: str | None = None,
 ) -> Task:
-    """Atomic: the task and its ``task.created`` event commit together."""
+    """Atomic: the task and its ``task.created`` event commit together. ``type`` and
+    ``scope`` default from each other or from what the task does (definitions.task_kind)."""
     agent = selectors.agent_get(organization=organization, agent_id=agent_id, field="agent_id")
     task = Task(
         organization=organization,
@@ -517,6 +520,9 @@ def task_create(
     if task_id:
         task.id = task_id
     _task_check(task)
+    task.type, task.scope = definitions.task_kind(
+        type=type, scope=scope, storage=task.storage, input_schema=task.input_schema
+    )
     try:
         with transaction.atomic():
             # force_insert: a caller-chosen id that exists must fail, never overwrite.
@@ -553,6 +559,18 @@ def task_update(*, organization: Organization, task_id: str, changes: Mapping[st
         if task_settings.get("review_required") is not None:
             task.review_required = task_settings["review_required"]
         _task_check(task)
+        if changes.get("type") is not None or changes.get("scope") is not None:
+            new_type, new_scope = changes.get("type"), changes.get("scope")
+            if new_type is not None and new_scope is None:
+                # Keep the scope while it still fits the new type.
+                fits = Task.SCOPE_TYPES[Task.Scope(task.scope)] == new_type
+                new_scope = task.scope if fits else None
+            task.type, task.scope = definitions.task_kind(
+                type=new_type,
+                scope=new_scope,
+                storage=task.storage,
+                input_schema=task.input_schema,
+            )
         if relearn and task.status != Task.Status.LEARNING:
             task.status = Task.Status.LEARNING
             task.stage_successes = 0

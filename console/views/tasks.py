@@ -30,11 +30,15 @@ def tasks(request: ConsoleRequest) -> HttpResponse:
     agents = list(selectors.agent_list(organization=organization).order_by("name"))
     agent_id = request.GET.get("agent", "")
     status = request.GET.get("status", "")
+    kind = request.GET.get("type", "")
+    scope = request.GET.get("scope", "")
     listed = (
         selectors.task_list(
             organization=organization,
             agent_id=agent_id if agent_id in {a.id for a in agents} else None,
             status=status if status in Task.Status.values else None,
+            type=kind if kind in Task.Type.values else None,
+            scope=scope if scope in Task.Scope.values else None,
         )
         .select_related("agent")
         .order_by("-created_at")
@@ -43,7 +47,9 @@ def tasks(request: ConsoleRequest) -> HttpResponse:
         "page": paginate(request, listed),
         "agents": agents,
         "statuses": Task.Status.choices,
-        "filters": {"agent": agent_id, "status": status},
+        "types": Task.Type.choices,
+        "scopes": Task.Scope.choices,
+        "filters": {"agent": agent_id, "status": status, "type": kind, "scope": scope},
         "required": STAGE_SUCCESSES_REQUIRED,
     }
     return render_page(request, "console/tasks.html", context, partial="table")
@@ -86,6 +92,8 @@ def tasks_create(request: ConsoleRequest) -> HttpResponse:
                 storage=form.storage(),
                 timeout_seconds=data["timeout_seconds"],
                 review_required=data["review_required"],
+                type=data["type"] or None,
+                scope=data["scope"] or None,
             )
         except DeckError as error:
             form.add_deck_error(error)

@@ -17,6 +17,8 @@ from tasks.schemas import (
     TaskCreateIn,
     TaskOut,
     TaskRunOut,
+    TaskScope,
+    TaskType,
     TaskUpdateIn,
     run_representation,
 )
@@ -45,6 +47,8 @@ def task_create(request: ApiRequest, payload: TaskCreateIn) -> Status[Task]:
         storage=payload.storage.dict(exclude_unset=True) if payload.storage else None,
         timeout_seconds=payload.settings.timeout_seconds if payload.settings else None,
         review_required=payload.settings.review_required if payload.settings else None,
+        type=payload.type,
+        scope=payload.scope,
     )
     return Status(201, task)
 
@@ -54,10 +58,14 @@ def task_list(
     request: ApiRequest,
     agent_id: str | None = None,
     status: Literal["learning", "test", "live"] | None = None,
+    type: TaskType | None = None,
+    scope: TaskScope | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    tasks = selectors.task_list(organization=request.auth, agent_id=agent_id, status=status)
+    tasks = selectors.task_list(
+        organization=request.auth, agent_id=agent_id, status=status, type=type, scope=scope
+    )
     # One query for the page's playbook counts instead of one per task.
     tasks = tasks.annotate(playbook_versions_count=Count("playbooks"))
     return paginate(tasks, limit=limit, cursor=cursor)
@@ -99,6 +107,7 @@ def task_run(request: ApiRequest, task_id: str, payload: RunCreateIn) -> Status[
         source_id=payload.source_id,
         session_id=payload.session_id,
         entity_ids=payload.entity_ids,
+        entity_filter=payload.entity_filter.dict() if payload.entity_filter else None,
     )
     return Status(201, run_representation(run))
 
