@@ -6,7 +6,8 @@ process then plays the worker: it creates runs of "Fetch my latest bill" on a sa
 and executes them in process (``run_create`` + ``run_execute``, the browser pool of this
 process), and prints:
 
-- the median wall time of one run (a) exploring (task in ``learning``: the heuristic planner),
+- the median wall time of one run of the catalog's template (amount, due date, period,
+  account, and the bill's PDF captured) (a) exploring (task in ``learning``: the heuristic planner),
   (b) replaying (task ``live``: the learned playbook, no exploring), and (c) a hand-written
   Playwright script of the same flow on the same Chromium (the floor), with the ratios;
 - the memory of the Chromium processes (RSS and PSS summed over the browser's process tree)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import sys
@@ -28,20 +30,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-# The sibling bench, as bench/dispatch.py imports it (this file runs as a script, so its
-# directory is on sys.path); "bench.api" would make mypy see the module twice.
-from api import (  # noqa: E402 (the project root first)
+# The sibling bench: this file runs as a script, so its directory is on sys.path.
+from api import (
     deck_env,
     free_port,
     gunicorn,
     load_average,
     manage,
     on_sigterm,
+    process_cpu_seconds,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 TASK_NAME = "Fetch my latest bill"
 
 
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     manage(full_env, "migrate", "--noinput")
     manage(full_env, "bootstrap_demo")
     os.environ.update(env)
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # This process is the worker: Deck's packages from the project root.
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -153,6 +154,7 @@ def _fixtures(base_url: str, slug: str) -> dict[str, Any]:
     from deck.models import Organization
     from tasks import services
     from tasks.sandbox.accounts import sandbox_primary_login
+    from tasks.sandbox.catalog import catalog_template
 
     organization = Organization.objects.get(slug="demo")
     login = sandbox_primary_login(slug)
@@ -169,9 +171,7 @@ def _fixtures(base_url: str, slug: str) -> dict[str, Any]:
     task = services.task_create(
         organization=organization,
         agent_id=agent.id,
-        name=TASK_NAME,
-        prompt="Log in and fetch the amount due and the due date of my latest bill.",
-        output_schema=OUTPUT_SCHEMA,
+        **catalog_template("fetch_latest_bill").task_fields(),
     )
     return {
         "organization": organization,
@@ -180,16 +180,6 @@ def _fixtures(base_url: str, slug: str) -> dict[str, Any]:
         "login": login,
         "url": source.url,
     }
-
-
-OUTPUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "amount_due": {"type": "number", "description": "The amount due on the latest bill."},
-        "due_date": {"type": "string", "format": "date", "description": "Its due date."},
-    },
-    "required": ["amount_due", "due_date"],
-}
 
 
 def _run_once(fixtures: dict[str, Any], status: str) -> dict[str, Any]:
@@ -256,9 +246,14 @@ def _script_once(fixtures: dict[str, Any]) -> dict[str, Any]:
             page = context.new_page()
             _sign_in(page, fixtures)
             page.click("text=View latest bill")
-            amount = page.locator("dt:text-is('Amount due') + dd").inner_text()
-            due = page.locator("dt:text-is('Due date') + dd").inner_text()
-            return {"amount_due": amount, "due_date": due}
+            read = {
+                label: page.locator(f"dt:text-is('{label}') + dd").inner_text()
+                for label in ("Account number", "Billing period", "Amount due", "Due date")
+            }
+            # The bill's PDF, fetched with the page's cookies, as the agent captures it.
+            href = page.locator("a[href$='.pdf']").first.get_attribute("href")
+            pdf = context.request.get(page.url.split("/sandbox/")[0] + str(href)).body()
+            return {**read, "pdf_bytes": len(pdf)}
         finally:
             context.close()
 
@@ -300,33 +295,44 @@ def _measure(args: argparse.Namespace, base_url: str) -> int:
     fixtures = _fixtures(base_url, args.source)
     runs = max(1, args.runs)
 
-    def timed(label: str, once: Callable[[], dict[str, Any]]) -> list[float]:
-        samples = []
+    def cpu() -> float:
+        """CPU seconds of this process (the agent) and of its Chromium processes so far."""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return own.ru_utime + own.ru_stime + process_cpu_seconds(chromium_pids())
+
+    def timed(label: str, once: Callable[[], dict[str, Any]]) -> tuple[float, float]:
+        samples, cpus = [], []
         first = once()  # warm-up (Chromium started, the playbook learned), and the output
         for _ in range(runs):
-            started = time.perf_counter()
+            started, used = time.perf_counter(), cpu()
             once()
             samples.append(time.perf_counter() - started)
+            cpus.append(cpu() - used)
         print(
             f"  {label:<24}" + " ".join(f"{s:.2f}" for s in samples) + f" s   output {first}",
             flush=True,
         )
-        return samples
+        return median_seconds(samples), median_seconds(cpus)
 
     print(f"{TASK_NAME!r} on sandbox {args.source}: {runs} timed runs per mode after a warm-up")
     explore = timed("explore (learning)", lambda: _run_once(fixtures, "learning"))
     replay = timed("replay (live)", lambda: _run_once(fixtures, "live"))
     floor = timed("hand-written Playwright", lambda: _script_once(fixtures))
     rows = [
-        ("explore (learning)", median_seconds(explore)),
-        ("replay (live)", median_seconds(replay)),
-        ("hand-written script", median_seconds(floor)),
+        ("explore (learning)", *explore),
+        ("replay (live)", *replay),
+        ("hand-written script", *floor),
     ]
-    base = rows[2][1]
-    print(f"\n{'mode':<22}{'median s':>10}{'x script':>10}")
-    for name, value in rows:
-        print(f"{name:<22}{value:>10.2f}{value / base:>10.1f}")
-    print(f"explore / replay: {rows[0][1] / rows[1][1]:.1f}x")
+    print(f"\n{'mode':<22}{'median s':>10}{'x script':>10}{'CPU s':>8}{'x script':>10}")
+    for name, wall, used in rows:
+        print(
+            f"{name:<22}{wall:>10.2f}{wall / floor[0]:>10.2f}{used:>8.2f}{used / floor[1]:>10.2f}"
+        )
+    print(
+        f"explore / replay: {explore[0] / replay[0]:.2f}x wall, {explore[1] / replay[1]:.2f}x CPU"
+    )
+    print("(CPU: this process, which runs the agent, plus its Chromium processes; the server's")
+    print(" is not counted. On a loaded machine the wall times carry the load.)")
 
     print("\nChromium memory with live, signed-in contexts (this process's browser tree)")
     print(f"{'contexts':>8}{'processes':>11}{'RSS MB':>10}{'PSS MB':>10}{'PSS +MB/ctx':>13}")

@@ -721,3 +721,73 @@ class RedeliverFailedForm(ConsoleForm):
         label="Failed deliveries of events since",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+
+class JsonArrayField(JsonObjectField):
+    """A JSON array typed into a textarea (a workflow's steps)."""
+
+    def to_python(self, value: Any) -> Any:
+        text = forms.CharField.to_python(self, value)
+        if not text:
+            return None
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from exc
+        if not isinstance(parsed, list):
+            raise ValidationError("Must be a JSON array: [ … ].")
+        return parsed
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return json.dumps(value, indent=2)
+        return value
+
+
+WORKFLOW_STEPS_HELP = (
+    "One object per step, run in order in one session: "
+    '<code>{"task_id": "task_…", "input_mapping": {"field": "/input/name" or '
+    '"/steps/0/field" or {"const": value}}, "failure_behavior": "stop" | "continue" | '
+    '"retry", "max_attempts": 1 to 5}</code>. Pointers are checked against the schemas.'
+)
+
+
+class WorkflowForm(ConsoleForm):
+    error_fields = {
+        "name": "name",
+        "description": "description",
+        "input_schema": "input_schema",
+        "steps": "steps",
+    }
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    input_schema = JsonObjectField(
+        label="Input schema",
+        initial=DEFAULT_INPUT_SCHEMA,
+        help_text="JSON Schema 2020-12 for the workflow input; list secret properties in "
+        '<code>"tokenized"</code>.',
+    )
+    steps = JsonArrayField(label="Steps", help_text=WORKFLOW_STEPS_HELP)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["steps"].widget.attrs["rows"] = 14
+
+
+class WorkflowRunForm(ConsoleForm):
+    error_fields = {"credential_id": "credential", "session_id": "credential", "input": "input"}
+
+    credential = forms.ChoiceField(help_text="Every step logs in with this credential.")
+    input = JsonObjectField(label="Input", required=False, help_text="The workflow input.")
+
+    def __init__(self, *args: Any, credentials: list[Credential], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["credential"]).choices = [
+            ("", "Choose a credential…")
+        ] + [(c.id, f"{c.username or c.id} @ {c.source.name}") for c in credentials]
+        self.fields["input"].widget.attrs.update({"rows": 5, "autocomplete": "off"})

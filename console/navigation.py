@@ -14,6 +14,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("Dashboard", "home"),
     ("Agents", "agents"),
     ("Tasks", "tasks"),
+    ("Workflows", "workflows"),
     ("Runs", "runs"),
     ("Sessions", "sessions"),
     ("Credentials", "credentials"),

@@ -17,6 +17,7 @@ from console.views import (
     sources,
     storage,
     tasks,
+    workflows,
 )
 
 app_name = "console"
@@ -52,6 +53,28 @@ urlpatterns = [
     path("tasks/<str:task_id>/update/", tasks.tasks_update, name="tasks_update"),
     path("tasks/<str:task_id>/delete/", tasks.tasks_delete, name="tasks_delete"),
     # Runs
+    path("workflows/", workflows.workflows_list, name="workflows"),
+    path("workflows/new/", workflows.workflows_new, name="workflows_new"),
+    path("workflows/create/", workflows.workflows_create, name="workflows_create"),
+    path(
+        "workflows/runs/<str:workflow_run_id>/",
+        workflows.workflows_runs_detail,
+        name="workflows_runs_detail",
+    ),
+    path(
+        "workflows/runs/<str:workflow_run_id>/cancel/",
+        workflows.workflows_runs_cancel,
+        name="workflows_runs_cancel",
+    ),
+    path("workflows/<str:workflow_id>/", workflows.workflows_detail, name="workflows_detail"),
+    path("workflows/<str:workflow_id>/edit/", workflows.workflows_edit, name="workflows_edit"),
+    path(
+        "workflows/<str:workflow_id>/update/", workflows.workflows_update, name="workflows_update"
+    ),
+    path("workflows/<str:workflow_id>/run/", workflows.workflows_run, name="workflows_run"),
+    path(
+        "workflows/<str:workflow_id>/delete/", workflows.workflows_delete, name="workflows_delete"
+    ),
     path("runs/", runs.runs, name="runs"),
     path("runs/<str:run_id>/", runs.runs_detail, name="runs_detail"),
     path("runs/<str:run_id>/cancel/", runs.runs_cancel, name="runs_cancel"),

@@ -69,6 +69,14 @@ def new_event_delivery_id() -> str:
     return new_id("edlv")
 
 
+def new_workflow_id() -> str:
+    return new_id("wf")
+
+
+def new_workflow_run_id() -> str:
+    return new_id("wrun")
+
+
 def new_entity_id() -> str:
     return new_id("ent")
 

@@ -282,6 +282,12 @@ DECK_LLM_MAX_RETRIES = env_int("DECK_LLM_MAX_RETRIES", 2, minimum=0)
 DECK_LLM_MAX_STEPS = env_int("DECK_LLM_MAX_STEPS", 40, minimum=1)
 DECK_SESSION_LIMIT = env_int("DECK_SESSION_LIMIT", 50, minimum=1)
 DECK_SESSION_IDLE_SECONDS = env_int("DECK_SESSION_IDLE_SECONDS", 600, minimum=1)
+# Entity fan-out (tasks.fanout): unfinished child runs released at once per credential and
+# per source; the rest wait held. Runs on one credential are serialised by the worker
+# anyway (tasks.execution.run_claim), so more than 1 per credential only queues ahead.
+DECK_FANOUT_MAX_PER_CREDENTIAL = env_int("DECK_FANOUT_MAX_PER_CREDENTIAL", 1, minimum=1)
+DECK_FANOUT_MAX_PER_SOURCE = env_int("DECK_FANOUT_MAX_PER_SOURCE", 8, minimum=1)
+DECK_FANOUT_MAX_ENTITIES = env_int("DECK_FANOUT_MAX_ENTITIES", 50_000, minimum=1)
 DECK_INTERACTION_TIMEOUT_SECONDS = env_int("DECK_INTERACTION_TIMEOUT_SECONDS", 600, minimum=1)
 DECK_RUN_MAX_ATTEMPTS = env_int("DECK_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # A running run whose worker has not written a heartbeat for this long is presumed lost.

@@ -13,6 +13,8 @@ from tasks.models import (
     Source,
     Task,
     TaskRun,
+    Workflow,
+    WorkflowRun,
 )
 
 
@@ -113,7 +115,7 @@ class TaskAdmin(admin.ModelAdmin):
         "stage_successes",
         "updated_at",
     ]
-    list_filter = ["organization", "status"]
+    list_filter = ["organization", "status", "type", "scope"]
     search_fields = ["name", "id"]
     readonly_fields = ["id", "organization", "stage_successes", "created_at", "updated_at"]
 
@@ -184,6 +186,31 @@ class PlaybookAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         return [field.name for field in Playbook._meta.fields]
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    """Steps are checked against the task schemas by tasks.workflows; edit them through the
+    console or the API, which run that check."""
+
+    list_display = ["name", "id", "organization", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "id"]
+    readonly_fields = ["id", "organization", "steps", "input_schema", "created_at", "updated_at"]
+
+
+@admin.register(WorkflowRun)
+class WorkflowRunAdmin(admin.ModelAdmin):
+    """Workflow runs change only through their lifecycle; the admin reads them. Tokenized
+    input is vault token ids, not shown."""
+
+    list_display = ["id", "workflow", "organization", "status", "current_step", "created_at"]
+    list_filter = ["organization", "status"]
+    search_fields = ["id", "workflow__name"]
+    exclude = ["input_tokens"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in WorkflowRun._meta.fields if field.name != "input_tokens"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

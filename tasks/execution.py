@@ -82,8 +82,9 @@ def run_claim(run_id: str) -> TaskRun | str | None:
         if run.credential_id:
             # The credential row lock serializes claims on one credential across workers.
             Credential.objects.select_for_update().filter(pk=run.credential_id).first()
+            # A fan-out parent is "running" without driving anything: held runs never do.
             driving = TaskRun.objects.filter(
-                credential_id=run.credential_id, status__in=[S.RUNNING, S.CANCELING]
+                credential_id=run.credential_id, status__in=[S.RUNNING, S.CANCELING], held=False
             ).exclude(pk=run_id)
             if driving.exists():
                 return BUSY
@@ -216,7 +217,15 @@ def _context(run: TaskRun, attachments: dict[str, dict[str, Any]] | None = None)
         return value
 
     restored = dict(run.input)
-    for name, token in run.input_tokens.items():
+    input_tokens = run.input_tokens
+    if run.parent_id and not input_tokens:
+        # A fan-out child runs on its parent's input: the parent holds the vault tokens
+        # until its last child has ended.
+        input_tokens = (
+            TaskRun.objects.filter(pk=run.parent_id).values_list("input_tokens", flat=True).first()
+            or {}
+        )
+    for name, token in input_tokens.items():
         restored[name] = reveal_json(token, "task_run.input")
 
     def reveal_answer(token: str) -> Any:
@@ -607,11 +616,15 @@ def runs_sweep() -> dict[str, int]:
     # Attachment runs wait for their malware scans; the last clean scan dispatches them.
     waiting = runs_awaiting_scans()
     for run_id in (
-        TaskRun.objects.filter(unpublished | stale, status=S.QUEUED)
+        # Held fan-out children wait for a slot (tasks.fanout releases them), not a publish.
+        TaskRun.objects.filter(unpublished | stale, status=S.QUEUED, held=False)
         .exclude(waiting)
         .values_list("id", flat=True)[:1000]
     ):
         counts["dispatched"] += run_dispatch(run_id)
 
     counts["sessions_ended"] = sessions_end_idle()
+    from tasks.fanout import fanouts_sweep  # tasks.fanout imports the lifecycle modules
+
+    counts["fanouts_canceled"] = fanouts_sweep()
     return counts

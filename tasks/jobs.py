@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from celery import shared_task
@@ -17,9 +18,14 @@ BUSY_RETRY_SECONDS = 3
 def execute_run(run_id: str) -> str:
     """Queue ``runs``. Receives only the id; secrets are revealed inside. Duplicate deliveries
     are harmless: the conditional claim lets one through."""
+    started = time.monotonic()
     outcome = run_execute(run_id)
     if outcome == BUSY:
         run_dispatch(run_id, countdown=BUSY_RETRY_SECONDS)
+    else:
+        from tasks.fanout import fanout_continue
+
+        fanout_continue(run_id, started=started)
     return outcome
 
 

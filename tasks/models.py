@@ -11,6 +11,8 @@ from deck.ids import (
     new_session_id,
     new_source_id,
     new_task_id,
+    new_workflow_id,
+    new_workflow_run_id,
 )
 from deck.models import Organization, Timestamped
 
@@ -269,6 +271,19 @@ class TaskRun(Timestamped):
         Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     workflow_id = models.CharField(max_length=80, blank=True)
+    # A step of a workflow run: which run, which step (index into the workflow's steps).
+    workflow_run = models.ForeignKey(
+        "WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="step_runs"
+    )
+    workflow_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Entity fan-out: one child run per entity under a parent that never executes itself
+    # and aggregates its children (tasks.fanout).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    # A queued child waiting for a fan-out slot: neither dispatched nor re-published by the
+    # sweeper until tasks.fanout releases it.
+    held = models.BooleanField(default=False)
     # The entities (ids) the run is scoped to; empty means everything the login shows.
     entity_ids = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
@@ -303,6 +318,9 @@ class TaskRun(Timestamped):
             models.Index(fields=["status", "dispatched_at"], name="run_status_dispatched"),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
             models.Index(fields=["credential", "status"], name="run_credential_status"),
+            models.Index(fields=["parent", "status"], name="run_parent_status"),
+            models.Index(fields=["source", "held", "status"], name="run_source_held_status"),
+            models.Index(fields=["workflow_run", "workflow_step"], name="run_workflow_step"),
         ]
 
     def __str__(self) -> str:
@@ -372,3 +390,88 @@ class Playbook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id} @ {self.source_id} v{self.version}"
+
+
+class Workflow(Timestamped):
+    """Tasks chained in order (seed 000): each step's input is mapped from the workflow input
+    and the outputs of earlier steps; all steps run in one session with one credential.
+
+    ``steps``: ``[{task_id, input_mapping: {input field: JSON Pointer | {"const": value}},
+    failure_behavior: stop|continue|retry, max_attempts}]``, checked by tasks.workflows."""
+
+    id = models.CharField(primary_key=True, max_length=80, default=new_workflow_id, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="workflows"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    steps = models.JSONField(default=list)
+    input_schema = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="wf_org_created")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tokenized_fields(self) -> list[str]:
+        return list(self.input_schema.get("tokenized") or [])
+
+
+class WorkflowRun(Timestamped):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        INTERACTION_REQUIRED = "interaction_required"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.INTERACTION_REQUIRED)
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELED)
+
+    id = models.CharField(
+        primary_key=True, max_length=80, default=new_workflow_run_id, editable=False
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="workflow_runs"
+    )
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
+    # As on TaskRun: tokenized fields live in the vault until the workflow run ends.
+    input = models.JSONField(default=dict)
+    tokenized = models.JSONField(default=list)
+    input_tokens = models.JSONField(default=dict)
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_runs"
+    )
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_runs"
+    )
+    # The steps as they were when the run started: editing the workflow does not change it.
+    steps = models.JSONField(default=list)
+    current_step = models.PositiveSmallIntegerField(default=0)
+    # The step run the workflow waits for; moved by a conditional update, so a duplicate
+    # delivery of a step's end never starts the next step twice.
+    current_run = models.ForeignKey(
+        TaskRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outputs = models.JSONField(default=list)
+    errors = models.JSONField(default=list)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="wrun_org_created"),
+            models.Index(fields=["workflow", "status"], name="wrun_workflow_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

@@ -74,6 +74,17 @@ def run_transition(
         event_record(
             organization_id=run.organization_id, type=f"task_run.{to}", data=run_event_data(run)
         )
+        if run.workflow_run_id:
+            # In this transaction: the step's end and the next step's start commit together.
+            from tasks.workflows import workflow_step_transitioned
+
+            workflow_step_transitioned(run)
+        if run.parent_id or run.held:
+            # Fan-out: a child's end frees a slot and may end its parent; a parent being
+            # canceled cancels its children (tasks.fanout).
+            from tasks.fanout import fanout_transitioned
+
+            fanout_transitioned(run)
     if run.is_terminal:
         _forget_secrets(run)
     return run
@@ -191,10 +202,29 @@ def run_create(
     source_id: str | None = None,
     session_id: str | None = None,
     entity_ids: list[str] | None = None,
+    entity_filter: Mapping[str, Any] | None = None,
+    links: Mapping[str, Any] | None = None,
 ) -> TaskRun:
     """Atomic: validates everything first, then writes the session, the run (tokenized
     fields already in the vault) and ``task_run.queued`` together; the job is published
-    after commit, and the outbox sweeper publishes it if that fails."""
+    after commit, and the outbox sweeper publishes it if that fails. ``links`` are TaskRun
+    fields set by the caller, not the request (a workflow step's ``workflow_run``…).
+
+    Several entities (``entity_ids`` with more than one, or an ``entity_filter``) make a
+    fan-out: a parent run with one child run per entity (tasks.fanout)."""
+    if entity_filter is not None or len(set(entity_ids or [])) > 1:
+        from tasks.fanout import fanout_create
+
+        return fanout_create(
+            organization=organization,
+            task_id=task_id,
+            input=input,
+            credential_id=credential_id,
+            source_id=source_id,
+            session_id=session_id,
+            entity_ids=entity_ids,
+            entity_filter=entity_filter,
+        )
     task = selectors.task_get(organization=organization, task_id=task_id)
     storage = task.storage
     if storage.get("deduplication") and not (storage.get("deduplication_schema") or {}).get(
@@ -241,6 +271,7 @@ def run_create(
             staged=staged,
             extraction=extraction,
             entity_ids=[entity.id for entity in entities],
+            links=links or {},
         )
     except BaseException:
         files_discard(item for _, item in staged)
@@ -260,6 +291,7 @@ def _run_store(
     staged: list[tuple[FileInput, StorageItem]],
     extraction: bool,
     entity_ids: list[str],
+    links: Mapping[str, Any],
 ) -> TaskRun:
     with transaction.atomic():
         if session is None and not extraction:
@@ -296,6 +328,7 @@ def _run_store(
             input=stored_input,
             tokenized=sorted(tokens),
             input_tokens=tokens,
+            **links,
         )
         file_inputs_attach(run=run, staged=staged)
         event_record(
@@ -340,7 +373,11 @@ def run_dispatch(run_id: str, *, countdown: float = 0) -> bool:
     attachments have not all passed the malware scan is not published (seed 002)."""
     from tasks.jobs import execute_run
 
-    run = TaskRun.objects.filter(pk=run_id, status=S.QUEUED).select_related("task").first()
+    run = (
+        TaskRun.objects.filter(pk=run_id, status=S.QUEUED, held=False)
+        .select_related("task")
+        .first()
+    )
     if run is None or run_awaits_scans(run_id=run_id):
         return False
     remaining = _remaining_seconds(run)

@@ -298,9 +298,10 @@ class TaskOut(Schema):
 
     @staticmethod
     def resolve_playbook_versions(obj: Task) -> int:
-        if obj._state.adding:
-            return 0
-        return obj.playbooks.count()
+        counted = getattr(obj, "playbook_versions_count", None)  # lists annotate it
+        if counted is not None:
+            return int(counted)
+        return 0 if obj._state.adding else obj.playbooks.count()
 
     @staticmethod
     def resolve_progress(obj: Task) -> dict[str, Any]:
@@ -377,6 +378,15 @@ def task_representation(task: Task) -> dict[str, Any]:
 # -- task runs and sessions ---------------------------------------------------------------
 
 
+class EntityFilter(Strict):
+    """Matches the credential's entities: ``type`` equal, every attribute equal."""
+
+    type: str | None = Field(None, max_length=64)
+    attributes: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
 class RunCreateIn(Strict):
     credential_id: str | None = None
     source_id: str | None = None
@@ -385,6 +395,9 @@ class RunCreateIn(Strict):
         None,
         max_length=1000,
         description="Scope the run to these entities (ent_…) of the run's credential.",
+    )
+    entity_filter: EntityFilter | None = Field(
+        None, description="Fan out over the credential's entities that match."
     )
     input: JsonObject = Field(default_factory=dict)
 
@@ -434,6 +447,9 @@ class TaskRunOut(Schema):
     source_id: str
     session_id: str | None
     workflow_id: str | None
+    workflow_run_id: str | None = Field(None, description="Set on the step runs of workflows.")
+    workflow_step: int | None = None
+    parent_id: str | None = Field(None, description="Set on the child runs of an entity fan-out.")
     entity_ids: list[str] = Field(description="The entities the run is scoped to.")
     runtime_ms: int | None
     input: JsonObject | None = Field(None, description="Only with include=input.")
@@ -497,6 +513,9 @@ def run_representation(run: TaskRun, include: frozenset[str] = frozenset()) -> d
         "source_id": run.source_id,
         "session_id": run.session_id,
         "workflow_id": run.workflow_id or None,
+        "workflow_run_id": run.workflow_run_id,
+        "workflow_step": run.workflow_step,
+        "parent_id": run.parent_id,
         "entity_ids": list(run.entity_ids),
         "runtime_ms": run.runtime_ms,
         "tokenized": list(run.tokenized),
@@ -538,3 +557,107 @@ def run_event_data(run: TaskRun) -> dict[str, Any]:
 
 def session_representation(session: Session) -> dict[str, Any]:
     return SessionOut.from_orm(session).model_dump(mode="json")
+
+
+# -- workflows ----------------------------------------------------------------------------
+
+
+class WorkflowStepOut(Schema):
+    task_id: str
+    input_mapping: JsonObject = Field(
+        description='Input field → JSON Pointer into {"input": …, "steps": [outputs]}, '
+        'or {"const": value}.'
+    )
+    failure_behavior: Literal["stop", "continue", "retry"]
+    max_attempts: int
+
+
+class WorkflowOut(Schema):
+    id: str
+    object: Literal["workflow"] = "workflow"
+    name: str
+    description: str
+    input_schema: JsonObject
+    steps: list[WorkflowStepOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowCreateIn(Strict):
+    name: Name
+    description: str = Field("", max_length=5000)
+    input_schema: JsonObject | None = None
+    steps: list[JsonObject]
+
+
+class WorkflowUpdateIn(Strict):
+    name: Name | None = None
+    description: str | None = Field(None, max_length=5000)
+    input_schema: JsonObject | None = None
+    steps: list[JsonObject] | None = None
+
+
+class WorkflowRunIn(Strict):
+    credential_id: str | None = None
+    session_id: str | None = None
+    input: JsonObject = Field(default_factory=dict)
+
+
+class WorkflowRunOut(Schema):
+    id: str
+    object: Literal["workflow_run"] = "workflow_run"
+    workflow_id: str
+    status: str
+    credential_id: str | None
+    session_id: str | None
+    current_step: int
+    current_run_id: str | None
+    tokenized: list[str]
+    input: JsonObject | None = Field(None, description="Only with include=input.")
+    outputs: list[JsonObject | None]
+    errors: list[JsonObject]
+    step_runs: list[TaskRunOut] | None = Field(None, description="On GET of one workflow run.")
+    started_at: datetime | None
+    finished_at: datetime | None
+    canceled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def workflow_representation(workflow: Any) -> dict[str, Any]:
+    return WorkflowOut.from_orm(workflow).model_dump(mode="json")
+
+
+def workflow_run_representation(
+    workflow_run: Any, *, include_input: bool = False, step_runs: list[TaskRun] | None = None
+) -> dict[str, Any]:
+    """The workflow run as the API returns it; its tokenized input is never part of it."""
+    data: dict[str, Any] = {
+        "id": workflow_run.id,
+        "object": "workflow_run",
+        "workflow_id": workflow_run.workflow_id,
+        "status": workflow_run.status,
+        "credential_id": workflow_run.credential_id,
+        "session_id": workflow_run.session_id,
+        "current_step": workflow_run.current_step,
+        "current_run_id": workflow_run.current_run_id,
+        "tokenized": list(workflow_run.tokenized),
+        "outputs": list(workflow_run.outputs),
+        "errors": list(workflow_run.errors),
+        "started_at": workflow_run.started_at,
+        "finished_at": workflow_run.finished_at,
+        "canceled_at": workflow_run.canceled_at,
+        "created_at": workflow_run.created_at,
+        "updated_at": workflow_run.updated_at,
+    }
+    if include_input:
+        data["input"] = dict(workflow_run.input)
+    if step_runs is not None:
+        data["step_runs"] = [run_representation(run) for run in step_runs]
+    return data
+
+
+def workflow_run_event_data(workflow_run: Any) -> dict[str, Any]:
+    return WorkflowRunOut.model_validate(workflow_run_representation(workflow_run)).model_dump(
+        mode="json", exclude_unset=True
+    )

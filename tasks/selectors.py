@@ -21,6 +21,8 @@ from tasks.models import (
     Source,
     Task,
     TaskRun,
+    Workflow,
+    WorkflowRun,
 )
 
 
@@ -375,3 +377,51 @@ def playbook_counts(*, task_ids: list[str]) -> dict[str, int]:
         .values_list("task_id", "versions")
     )
     return dict(rows)
+
+
+def workflow_list(*, organization: Organization) -> QuerySet[Workflow]:
+    return Workflow.objects.filter(organization=organization)
+
+
+def workflow_get(
+    *, organization: Organization, workflow_id: str, for_update: bool = False
+) -> Workflow:
+    workflows = workflow_list(organization=organization)
+    if for_update:
+        workflows = workflows.select_for_update()
+    workflow = workflows.filter(pk=workflow_id).first()
+    if workflow is None:
+        raise NotFound("workflow", workflow_id)
+    return workflow
+
+
+def workflow_run_list(
+    *,
+    organization: Organization,
+    status: str | None = None,
+    workflow_id: str | None = None,
+) -> QuerySet[WorkflowRun]:
+    workflow_runs = WorkflowRun.objects.filter(organization=organization)
+    if status:
+        workflow_runs = workflow_runs.filter(status=status)
+    if workflow_id:
+        workflow_runs = workflow_runs.filter(workflow_id=workflow_id)
+    return workflow_runs
+
+
+def workflow_run_get(*, organization: Organization, workflow_run_id: str) -> WorkflowRun:
+    workflow_run = (
+        WorkflowRun.objects.filter(organization=organization, pk=workflow_run_id)
+        .select_related("organization")
+        .first()
+    )
+    if workflow_run is None:
+        raise NotFound("workflow_run", workflow_run_id)
+    return workflow_run
+
+
+def workflow_run_steps(*, workflow_run: WorkflowRun) -> QuerySet[TaskRun]:
+    """The step runs of a workflow run in the order they started (retries included)."""
+    return TaskRun.objects.filter(
+        organization_id=workflow_run.organization_id, workflow_run=workflow_run
+    ).order_by("created_at", "id")

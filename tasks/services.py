@@ -638,7 +638,9 @@ def playbook_record(
             return None
         playbooks = Playbook.objects.filter(task=task, source_id=run.source_id)
         latest = playbooks.order_by("-version").first()
-        if latest is not None and latest.steps_hash == digest:
+        if latest is not None and (
+            latest.steps_hash == digest or _playbook_covers(latest.steps, steps)
+        ):
             return None
         version = (playbooks.aggregate(last=Max("version"))["last"] or 0) + 1
         return Playbook.objects.create(
@@ -651,6 +653,17 @@ def playbook_record(
             recorded_from_run=run,
             healed_from_version=healed_from_version,
         )
+
+
+def _playbook_covers(known: list[dict[str, Any]], steps: list[dict[str, Any]]) -> bool:
+    """Whether ``known`` already does what ``steps`` did, plus optional (login) steps that a
+    run in a signed-in session skipped: recording those runs would flip versions back and
+    forth between sessions."""
+
+    def essential(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [item for item in items if not item.get("optional")]
+
+    return len(steps) < len(known) and essential(known) == essential(steps)
 
 
 def _task_check(task: Task) -> None:

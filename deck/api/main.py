@@ -159,6 +159,7 @@ def _register_routers() -> None:
         sources,
         storage,
         tasks,
+        workflows,
     )
 
     api.add_router("", meta.router)
@@ -170,6 +171,8 @@ def _register_routers() -> None:
     api.add_router("/task-runs", storage.run_storage_router)
     api.add_router("/storage", storage.router)
     api.add_router("/sessions", runs.sessions_router)
+    api.add_router("/workflows", workflows.router)
+    api.add_router("/workflow-runs", workflows.runs_router)
     api.add_router("/entities", entities.router)
     api.add_router("/events", events.router)
     api.add_router("/event-destinations", events.destinations_router)

@@ -53,6 +53,8 @@ class RunFilters(Schema):
     source_id: str | None = None
     session_id: str | None = None
     workflow_id: str | None = None
+    workflow_run_id: str | None = None
+    parent_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
 

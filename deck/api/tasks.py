@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.db.models import Count
 from ninja import Router, Status
 
 from deck.api.deletion import Deleted, deleted
@@ -65,6 +66,8 @@ def task_list(
     tasks = selectors.task_list(
         organization=request.auth, agent_id=agent_id, status=status, type=type, scope=scope
     )
+    # One query for the page's playbook counts instead of one per task.
+    tasks = tasks.annotate(playbook_versions_count=Count("playbooks"))
     return paginate(tasks, limit=limit, cursor=cursor)
 
 
@@ -104,6 +107,7 @@ def task_run(request: ApiRequest, task_id: str, payload: RunCreateIn) -> Status[
         source_id=payload.source_id,
         session_id=payload.session_id,
         entity_ids=payload.entity_ids,
+        entity_filter=payload.entity_filter.dict() if payload.entity_filter else None,
     )
     return Status(201, run_representation(run))
 

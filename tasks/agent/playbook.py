@@ -209,6 +209,7 @@ class RecordingHarness(Harness):
     def alternatives(self, target: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every locator that finds the element ``target`` finds, in order of preference."""
         target = dict(target)
+        values = self.input_values()
 
         # ``_locate`` is the harness's own resolution, so a kept locator is one the replay's
         # tools will resolve the same way.
@@ -228,6 +229,16 @@ class RecordingHarness(Harness):
             plain = {k: v for k, v in target.items() if k != "nth"}
             if plain not in candidates:
                 candidates.append(plain)
+            # An element named after an input (an account among several) is also found by
+            # that value alone, which is how a run with another input finds its own.
+            for candidate in list(candidates):
+                key = "name" if "role" in candidate else next(iter(candidate))
+                shown = str(candidate.get(key) or "")
+                for value in values:
+                    if key in ("name", "label", "text") and value in shown and value != shown:
+                        candidates.insert(
+                            candidates.index(candidate) + 1, {**candidate, key: value}
+                        )
             verified: list[dict[str, Any]] = []
             for candidate in candidates:
                 for nth in range(4):
@@ -244,19 +255,28 @@ class RecordingHarness(Harness):
             return verified or [target]
 
         found = self.pool.call(lambda: describe(self.page))
-        ranked = sorted(found, key=lambda alt: _rank(alt))
+        source = urlparse(self.context.source_url)
         clean: list[dict[str, Any]] = []
-        for alternative in ranked:
+        for alternative in sorted(found, key=_rank):
             kept: dict[str, Any] | None = {}
             for key, value in alternative.items():
+                if key == "href" and isinstance(value, str):
+                    # The source's own address moves with the deployment; its path does not.
+                    parsed = urlparse(value)
+                    if parsed.netloc == source.netloc:
+                        value = parsed.path + (f"?{parsed.query}" if parsed.query else "")
                 if isinstance(value, str) and key != "role":
                     value = self.parameterise_text(value)
                     if value is None:
                         kept = None
                         break
                 kept[key] = value  # type: ignore[index]
-            if kept:
+            if kept and kept not in clean:
                 clean.append(kept)
+        if any("{{input." in str(alternative) for alternative in clean):
+            # The element was chosen by the run's input (an account, a date): locators that do
+            # not name it (an id, a position) would pick this run's choice for every run.
+            clean = [alternative for alternative in clean if "{{input." in str(alternative)]
         if not clean:
             self.unlearnable = "every locator of an element shows a secret"
         return clean
@@ -344,18 +364,25 @@ class RecordingHarness(Harness):
     def ask_user(
         self, *, type: str, message: str, fields: list[dict[str, Any]], reasoning: str = ""
     ) -> dict[str, Any]:
+        expect = self.page_path()
         answer = super().ask_user(type=type, message=message, fields=fields, reasoning=reasoning)
         if not self.replaying:
             question = {"type": type, "message": message, "fields": [dict(f) for f in fields]}
             if self._secrets_in(str(question)):
                 self.unlearnable = "an interaction's question shows a secret"
-            self._commit({"tool": "ask_user", "target": question, "optional": True})
+            self._commit(
+                {"tool": "ask_user", "target": question, "expect": expect, "optional": True}
+            )
         return answer
 
     # -- the playbook -----------------------------------------------------------------
 
     def playbook_steps(self, output: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The run's steps and its output mapping, or None when they cannot be learned."""
+        if self.context.answers and self.reused:
+            # This execution resumed after a pause, on the page the pause left open: what it
+            # did is the end of the run only, and a replay of the end alone would not fit.
+            self.unlearnable = "the run resumed mid-flow after an interaction"
         if self.unlearnable or not self.recorded:
             if self.unlearnable:
                 logger.info("Run %s is not learnable: %s", self.context.run_id, self.unlearnable)
@@ -600,6 +627,14 @@ class Replay:
                 self._act(index, lambda: self.h.goto(str(step["value"]), reasoning=reasoning))
             elif tool == "ask_user":
                 question = dict(step.get("target") or {})
+                expected = step.get("expect")
+                if expected and self.h.page_path() != expected:
+                    # Asked on a page this run is not on (signed in already, or not yet at
+                    # the challenge): asking now would pause for nothing.
+                    if not step.get("optional"):
+                        raise Misfit(index, f"Expected the page {expected} to ask the user.")
+                    self.h.recorded.append(dict(step))
+                    return
                 self.h.ask_user(
                     type=question["type"],
                     message=question["message"],
@@ -697,8 +732,9 @@ class PlaybookPlanner:
         with RecordingHarness(context) as harness:
             if playbook and playbook.get("steps"):
                 self.mode = REPLAY
+                replay = Replay(harness, playbook)
                 try:
-                    output = Replay(harness, playbook).run()
+                    output = replay.run()
                 except Misfit as misfit:
                     healed_from = int(playbook["version"])
                     context.step(
@@ -715,8 +751,8 @@ class PlaybookPlanner:
                     output = explore(harness)
                     steps = harness.playbook_steps(output)
                 else:
-                    steps = [*harness.recorded, Replay(harness, playbook).mapping]
                     # A faithful replay records nothing new (its steps hash the same).
+                    steps = [*harness.recorded, replay.mapping]
             else:
                 output = explore(harness)
                 steps = harness.playbook_steps(output)

@@ -112,3 +112,56 @@ def test_learns_replays_and_heals(org, setup, portal):
     assert again.status == "completed", again.errors
     assert modes(again) == {"replay"}
     assert Playbook.objects.count() == 2
+
+
+CARD = "4242424242424242"
+FORM = """<!doctype html><html><head><title>Pay</title></head><body><h1>Pay</h1>
+<p><a id="acct" href="/accounts/ACCT-7781-2290/">Account ACCT-7781-2290</a></p>
+<form onsubmit="event.preventDefault(); document.getElementById('out').textContent = 'Paid';">
+  <label for="card">Card number</label><input id="card" name="card">
+  <label for="memo">Memo</label><input id="memo" name="memo">
+  <button>Pay now</button>
+</form><p id="out"></p></body></html>"""
+
+
+def test_recorded_steps_hold_placeholders_not_inputs_or_secrets(pool):
+    """A tokenized input typed into a field and an input shown in a link's text and address:
+    the steps keep placeholders; a literal secret makes the run unlearnable."""
+    from tasks.agent.playbook import RecordingHarness
+    from tests.agent.conftest import bare_context, page_url
+
+    context = bare_context(
+        input_schema={"type": "object", "properties": {}, "tokenized": ["card"]},
+        input={"card": CARD, "account": "ACCT-7781-2290"},
+        output_schema={"type": "object", "properties": {}},
+        secrets={CARD, "hunter2-secret"},
+    )
+    with RecordingHarness(context, pool=pool, screenshots=False) as harness:
+        harness.goto(page_url(FORM))
+        harness.type({"label": "Card number"}, "{{input.card}}")
+        harness.type({"label": "Memo"}, CARD[:4])  # a literal, not a secret
+        harness.click({"role": "button", "name": "Pay now"})
+        steps = harness.playbook_steps({})
+        assert steps is not None
+        assert CARD not in repr(steps)
+        assert "ACCT-7781-2290" not in repr(steps)
+        assert steps[1]["value"] == "{{input.card}}"
+        assert steps[1]["targets"] == [
+            {"role": "textbox", "name": "Card number"},
+            {"label": "Card number"},
+            {"css": "#card"},
+        ]
+        assert steps[2]["value"] == "4242"
+
+        harness.click({"css": "#acct"})
+        link = harness.recorded[-1]["targets"]
+        assert link[0] == {"role": "link", "name": "Account {{input.account}}"}
+        assert {"href": "/accounts/{{input.account}}/"} in link
+
+    with RecordingHarness(context, pool=pool, screenshots=False) as harness:
+        harness.goto(page_url(FORM))
+        harness.type({"label": "Card number"}, CARD)  # a literal equal to an input
+        assert harness.recorded[-1]["value"] == "{{input.card}}"
+        # A secret the run revealed that no placeholder stands for: nothing is learned.
+        harness.type({"label": "Memo"}, "hunter2-secret")
+        assert harness.playbook_steps({}) is None

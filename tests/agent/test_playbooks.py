@@ -13,24 +13,13 @@ from tasks import services
 from tasks.execution import run_execute
 from tasks.models import Playbook, RunStep, Task, TaskRun
 from tasks.runs import run_create
-from tasks.sandbox.accounts import sandbox_primary_login
+from tasks.sandbox.accounts import sandbox_logins, sandbox_primary_login
+from tasks.sandbox.catalog import catalog_template
 from tasks.sandbox.services import sandbox_layout_set
 from tests.api.factories import make_agent
 
 SLUG = "brightwater"
-INPUT_SCHEMA = {
-    "type": "object",
-    "properties": {"account_number": {"type": "string"}},
-    "tokenized": ["account_number"],
-}
-OUTPUT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "amount_due": {"type": "number", "description": "The amount due on the latest bill."},
-        "due_date": {"type": "string", "format": "date", "description": "Its due date."},
-    },
-    "required": ["amount_due", "due_date"],
-}
+TEMPLATE = catalog_template("fetch_latest_bill")
 
 
 @pytest.fixture
@@ -48,26 +37,25 @@ def brightwater(org, live_server, pool, settings) -> dict[str, Any]:
         auth_credentials=login.auth_credentials(),
     )
     task = services.task_create(
-        organization=org,
-        agent_id=make_agent(org).id,
-        name="Fetch my latest bill",
-        prompt="Log in and fetch the amount due and the due date of my latest bill.",
-        input_schema=INPUT_SCHEMA,
-        output_schema=OUTPUT_SCHEMA,
+        organization=org, agent_id=make_agent(org).id, **TEMPLATE.task_fields()
     )
     return {"task": task, "credential": credential, "login": login, "source": source}
 
 
-def execute(org, fixture: dict[str, Any]) -> TaskRun:
-    account = fixture["login"].accounts[0].number
+def execute(org, fixture: dict[str, Any], *, account: str = "") -> TaskRun:
+    account = account or fixture["login"].accounts[0].number
     run = run_create(
         organization=org,
         task_id=fixture["task"].id,
         input={"account_number": account},
         credential_id=fixture["credential"].id,
     )
-    assert run_execute(run.id) == "finished"
+    outcome = run_execute(run.id)
     run.refresh_from_db()
+    if outcome != "finished":  # the trace, to see where the agent stopped
+        for tool, detail in RunStep.objects.filter(run=run).values_list("tool", "detail"):
+            print(tool, {k: v for k, v in detail.items() if k in ("target", "url", "error")})
+    assert outcome == "finished", run.errors
     assert run.status == "completed", run.errors
     return run
 
@@ -88,6 +76,8 @@ def test_learn_replay_heal_and_reset(org, brightwater, api, stranger_api):
     output = learned[0].output
     assert isinstance(output["amount_due"], float)
     assert output["due_date"]
+    assert output["billing_period"]["start_date"] < output["billing_period"]["end_date"]
+    assert output["account_number"] == brightwater["login"].accounts[0].number
     assert status(brightwater) == "test"
     assert Playbook.objects.count() == 1  # three runs that did the same: one version
     playbook = Playbook.objects.get()
@@ -101,8 +91,8 @@ def test_learn_replay_heal_and_reset(org, brightwater, api, stranger_api):
     assert live.output == output
     assert Playbook.objects.count() == 1
 
-    # Nothing secret or run-specific is in the Playbook table: the password, the TOTP seed,
-    # the codes of the current window and the tokenized account number.
+    # Nothing secret is in the Playbook table: the password, the TOTP seed, the current code;
+    # nor the run's input (the account number, in the PDF's address too).
     login = brightwater["login"]
     dump = repr(list(Playbook.objects.values()))
     totp = pyotp.TOTP(login.totp_secret)
@@ -137,3 +127,35 @@ def test_learn_replay_heal_and_reset(org, brightwater, api, stranger_api):
     fresh = execute(org, brightwater)
     assert modes(fresh) == {"explore"}
     assert list(Playbook.objects.values_list("version", flat=True)) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_playbook_learned_for_one_input_replays_for_another(org, live_server, pool, settings):
+    """Cascade's account chooser: learned choosing one account, the live replay chooses the
+    account each run's input names (its locators hold ``{{input.account_number}}``)."""
+    settings.DECK_AGENT_PLANNER = ""
+    settings.DECK_AGENT_SCREENSHOTS = False
+    login = next(login for login in sandbox_logins("cascade") if login.multi_account)
+    source = services.source_create(
+        organization=org, name="Cascade", url=f"{live_server.url}/sandbox/cascade/"
+    )
+    credential = services.credential_create(
+        organization=org,
+        source_id=source.id,
+        auth_method="username_password",
+        auth_credentials=login.auth_credentials(),
+    )
+    task = services.task_create(
+        organization=org, agent_id=make_agent(org).id, **TEMPLATE.task_fields()
+    )
+    fixture = {"task": task, "credential": credential, "login": login}
+
+    learned = execute(org, fixture, account=login.accounts[2].number)
+    assert modes(learned) == {"explore"}
+    assert "{{input.account_number}}" in repr(Playbook.objects.get().steps)
+    Task.objects.filter(pk=task.pk).update(status="live")
+    for account in login.accounts[:2]:
+        run = execute(org, fixture, account=account.number)
+        assert modes(run) == {"replay"}
+        assert run.output["account_number"] == account.number
+    assert Playbook.objects.count() == 1

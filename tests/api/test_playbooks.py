@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks.models import Playbook, TaskRun
 from tasks.runs import run_create
@@ -55,6 +57,14 @@ def test_versions_count_up_only_when_the_steps_change(run):
         2,
         3,
     ]
+
+
+def test_a_run_that_skipped_the_login_adds_no_version(run):
+    """A run in a session that was already signed in does the same minus the login."""
+    assert playbook_record(run=run, steps=steps()) is not None
+    signed_in = [step for step in steps() if not step.get("optional")]
+    assert playbook_record(run=run, steps=signed_in) is None
+    assert Playbook.objects.count() == 1
 
 
 def test_steps_holding_a_secret_are_refused(run):
@@ -144,3 +154,21 @@ def test_editing_what_the_agent_was_taught_discards_the_playbooks(run, api):
     edited = api.patch(f"/v2/tasks/{run.task_id}", {"prompt": "Fetch the latest two bills."})
     assert edited.json()["playbook_versions"] == 0
     assert not Playbook.objects.exists()
+
+
+def test_task_list_counts_playbooks_in_one_query(org, run, api):
+    playbook_record(run=run, steps=steps())
+
+    def listing() -> tuple[list[int], int]:
+        with CaptureQueriesContext(connection) as queries:
+            body = api.get("/v2/tasks").json()
+        return [task["playbook_versions"] for task in body["data"]], len(queries)
+
+    listing()  # the first request also notes the API key's use
+    counts, queries = listing()
+    assert counts == [1]
+    for _ in range(3):
+        make_task(org)
+    counts, more_tasks_queries = listing()
+    assert counts == [0, 0, 0, 1]
+    assert more_tasks_queries == queries

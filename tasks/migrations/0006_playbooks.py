@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('deck', '0001_initial'),
-        ('tasks', '0004_run_step_screenshot'),
+        ('tasks', '0005_merge_0004_entities_0004_run_step_screenshot'),
     ]
 
     operations = [
