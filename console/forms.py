@@ -74,6 +74,9 @@ class JsonObjectField(forms.CharField):
             {"data-json": "", "rows": 10, "spellcheck": "false", "class": "code-input"}
         )
 
+    json_type: type = dict
+    json_shape = "a JSON object: { … }"
+
     def to_python(self, value: Any) -> Any:
         text = super().to_python(value)
         if not text:
@@ -84,12 +87,12 @@ class JsonObjectField(forms.CharField):
             raise ValidationError(
                 f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from exc
-        if not isinstance(parsed, dict):
-            raise ValidationError("Must be a JSON object: { … }.")
+        if not isinstance(parsed, self.json_type):
+            raise ValidationError(f"Must be {self.json_shape}.")
         return parsed
 
     def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, dict):
+        if isinstance(value, self.json_type):
             return json.dumps(value, indent=2)
         return value
 
@@ -726,24 +729,8 @@ class RedeliverFailedForm(ConsoleForm):
 class JsonArrayField(JsonObjectField):
     """A JSON array typed into a textarea (a workflow's steps)."""
 
-    def to_python(self, value: Any) -> Any:
-        text = forms.CharField.to_python(self, value)
-        if not text:
-            return None
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from exc
-        if not isinstance(parsed, list):
-            raise ValidationError("Must be a JSON array: [ … ].")
-        return parsed
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return json.dumps(value, indent=2)
-        return value
+    json_type = list
+    json_shape = "a JSON array: [ … ]"
 
 
 WORKFLOW_STEPS_HELP = (

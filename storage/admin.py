@@ -5,6 +5,28 @@ from django.http import HttpRequest
 
 from storage.models import StorageItem
 
+FIELDS = (
+    "id",
+    "organization",
+    "task_run",
+    "task",
+    "credential",
+    "file_name",
+    "file_type",
+    "file_size",
+    "purpose",
+    "stored_as",
+    "sha256",
+    "scan_status",
+    "scan_detail",
+    "extraction",
+    "extraction_error",
+    "dedup_key",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+
 
 @admin.register(StorageItem)
 class StorageItemAdmin(admin.ModelAdmin):
@@ -23,47 +45,9 @@ class StorageItemAdmin(admin.ModelAdmin):
     ]
     list_filter = ["purpose", "scan_status", "organization"]
     search_fields = ["id", "file_name", "task_run__id", "sha256"]
-    fields = [
-        "id",
-        "organization",
-        "task_run",
-        "task",
-        "credential",
-        "file_name",
-        "file_type",
-        "file_size",
-        "purpose",
-        "stored_as",
-        "sha256",
-        "scan_status",
-        "scan_detail",
-        "extraction",
-        "extraction_error",
-        "dedup_key",
-        "expires_at",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = [
-        "id",
-        "organization",
-        "task_run",
-        "task",
-        "credential",
-        "file_name",
-        "file_type",
-        "file_size",
-        "purpose",
-        "stored_as",
-        "sha256",
-        "scan_status",
-        "scan_detail",
-        "extraction",
-        "extraction_error",
-        "dedup_key",
-        "created_at",
-        "updated_at",
-    ]
+    fields = FIELDS
+    # Everything but the retention date reads only: files change through their lifecycle.
+    readonly_fields = [name for name in FIELDS if name != "expires_at"]
     raw_id_fields = ["task_run", "task", "credential"]
 
     @admin.display(description="Stored as")

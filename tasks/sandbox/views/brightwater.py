@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tasks.sandbox.accounts import sandbox_authenticate, sandbox_login
 from tasks.sandbox.documents import brightwater_bill_pdf
-from tasks.sandbox.forms import PaymentForm
 from tasks.sandbox.portal_session import (
     STAGE_PASSWORD,
     STAGE_READY,
@@ -23,8 +22,8 @@ from tasks.sandbox.portal_session import (
 )
 from tasks.sandbox.records import utility_bill, utility_bills
 from tasks.sandbox.selectors import account_balance, account_payments, payment_get
-from tasks.sandbox.services import sandbox_payment_create
-from tasks.sandbox.views.common import file_response, render_portal
+from tasks.sandbox.views.common import render_portal
+from tasks.sandbox.views.utility import bill_pdf_response, payment_page
 
 SLUG = "brightwater"
 signed_in = portal_login_required(SLUG, login_url="sandbox:brightwater_login")
@@ -164,13 +163,12 @@ def bill_detail(request: HttpRequest, bill_id: str, visitor: Visitor) -> HttpRes
 def bill_pdf(
     request: HttpRequest, account_number: str, bill_id: str, visitor: Visitor
 ) -> HttpResponse:
-    account = next((a for a in visitor.login.accounts if a.number == account_number), None)
-    bill = utility_bill(SLUG, visitor.login, account, bill_id) if account else None
-    if bill is None:
-        raise Http404("No such bill")
-    return file_response(
-        brightwater_bill_pdf(visitor.login, bill),
-        content_type="application/pdf",
+    return bill_pdf_response(
+        slug=SLUG,
+        visitor=visitor,
+        account_number=account_number,
+        bill_id=bill_id,
+        render_pdf=brightwater_bill_pdf,
         filename=f"brightwater-{account_number}-{bill_id}.pdf",
     )
 
@@ -178,32 +176,13 @@ def bill_pdf(
 @require_http_methods(["GET", "POST"])
 @signed_in
 def pay(request: HttpRequest, visitor: Visitor) -> HttpResponse:
-    account = visitor.account
-    assert account is not None
-    balance = account_balance(portal=SLUG, login=visitor.login, account=account)
-    if request.method == "POST":
-        form = PaymentForm(request.POST)
-        if form.is_valid():
-            payment = sandbox_payment_create(
-                portal=SLUG,
-                login=visitor.login,
-                account=account,
-                amount=form.cleaned_data["amount"],
-                payment_date=form.cleaned_data["payment_date"],
-                method=form.cleaned_data["method"],
-                last4=form.cleaned_data["last4"],
-            )
-            return HttpResponseRedirect(
-                reverse("sandbox:brightwater_payment", args=[payment.confirmation_number])
-            )
-    else:
-        form = PaymentForm(initial={"amount": max(balance.balance, 0), "method": "card"})
-    return render_portal(
+    return payment_page(
         request,
-        SLUG,
-        "pay.html",
-        {**_account_context(visitor), "form": form, "balance": balance},
-        status=400 if form.errors else 200,
+        slug=SLUG,
+        visitor=visitor,
+        context=_account_context(visitor),
+        default_method="card",
+        confirmation_url="sandbox:brightwater_payment",
     )
 
 

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tasks.sandbox.accounts import sandbox_authenticate, sandbox_login
 from tasks.sandbox.documents import cascade_statement_pdf
-from tasks.sandbox.forms import PaymentForm
 from tasks.sandbox.portal_session import (
     STAGE_PASSWORD,
     STAGE_READY,
@@ -24,8 +23,8 @@ from tasks.sandbox.portal_session import (
 )
 from tasks.sandbox.records import utility_bill, utility_bills
 from tasks.sandbox.selectors import account_balance, account_payments, payment_get
-from tasks.sandbox.services import sandbox_payment_create
-from tasks.sandbox.views.common import file_response, render_portal
+from tasks.sandbox.views.common import render_portal
+from tasks.sandbox.views.utility import bill_pdf_response, payment_page
 
 SLUG = "cascade"
 signed_in = portal_login_required(
@@ -169,13 +168,12 @@ def statement(request: HttpRequest, bill_id: str, visitor: Visitor) -> HttpRespo
 def statement_pdf(
     request: HttpRequest, account_number: str, bill_id: str, visitor: Visitor
 ) -> HttpResponse:
-    account = next((a for a in visitor.login.accounts if a.number == account_number), None)
-    bill = utility_bill(SLUG, visitor.login, account, bill_id) if account else None
-    if bill is None:
-        raise Http404("No such statement")
-    return file_response(
-        cascade_statement_pdf(visitor.login, bill),
-        content_type="application/pdf",
+    return bill_pdf_response(
+        slug=SLUG,
+        visitor=visitor,
+        account_number=account_number,
+        bill_id=bill_id,
+        render_pdf=cascade_statement_pdf,
         filename=f"CPG-statement-{account_number}-{bill_id}.pdf",
     )
 
@@ -183,32 +181,13 @@ def statement_pdf(
 @require_http_methods(["GET", "POST"])
 @signed_in
 def make_payment(request: HttpRequest, visitor: Visitor) -> HttpResponse:
-    account = visitor.account
-    assert account is not None
-    balance = account_balance(portal=SLUG, login=visitor.login, account=account)
-    if request.method == "POST":
-        form = PaymentForm(request.POST)
-        if form.is_valid():
-            made = sandbox_payment_create(
-                portal=SLUG,
-                login=visitor.login,
-                account=account,
-                amount=form.cleaned_data["amount"],
-                payment_date=form.cleaned_data["payment_date"],
-                method=form.cleaned_data["method"],
-                last4=form.cleaned_data["last4"],
-            )
-            return HttpResponseRedirect(
-                reverse("sandbox:cascade_payment", args=[made.confirmation_number])
-            )
-    else:
-        form = PaymentForm(initial={"amount": max(balance.balance, 0), "method": "bank"})
-    return render_portal(
+    return payment_page(
         request,
-        SLUG,
-        "pay.html",
-        {**_context(visitor), "form": form, "balance": balance},
-        status=400 if form.errors else 200,
+        slug=SLUG,
+        visitor=visitor,
+        context=_context(visitor),
+        default_method="bank",
+        confirmation_url="sandbox:cascade_payment",
     )
 
 
