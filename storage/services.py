@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -31,6 +31,9 @@ from storage.scanning import scan
 from storage.schemas import storage_event_data
 from tasks.models import Task, TaskRun
 
+if TYPE_CHECKING:
+    from storage.extraction.document import Document
+
 logger = logging.getLogger(__name__)
 
 Purpose = StorageItem.Purpose
@@ -45,7 +48,13 @@ class _Duplicate(Exception):
 
 
 def _extract(
-    *, data: bytes, file_name: str, content_type: str, schema: Mapping[str, Any] | None, prompt: str
+    *,
+    data: bytes,
+    file_name: str,
+    content_type: str,
+    schema: Mapping[str, Any] | None,
+    prompt: str,
+    document: Document | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The extraction engine's (data, provenance); raises ``ExtractionError``."""
     from storage.extraction import extract
@@ -56,12 +65,18 @@ def _extract(
         content_type=content_type,
         schema=dict(schema) if schema is not None else None,
         prompt=prompt,
+        document=document,
     )
     return dict(result.data), dict(result.provenance)
 
 
 def storage_extract(
-    *, item: StorageItem, schema: Mapping[str, Any] | None, prompt: str = "", data: bytes | None
+    *,
+    item: StorageItem,
+    schema: Mapping[str, Any] | None,
+    prompt: str = "",
+    data: bytes | None,
+    document: Document | None = None,
 ) -> StorageItem:
     """Extracts the item's file (slow, outside any transaction) and records the data, or
     the error with ``extraction`` left null (seed 002: the raw file stays downloadable)."""
@@ -77,6 +92,7 @@ def storage_extract(
             content_type=item.file_type,
             schema=schema,
             prompt=prompt,
+            document=document,
         )
     except ExtractionError as exc:
         item.extraction, item.extraction_provenance = None, {}
@@ -115,7 +131,12 @@ def _storage_created(item: StorageItem) -> None:
 
 
 def dedup_key_read(
-    *, data: bytes, file_name: str, content_type: str, schema: Mapping[str, Any]
+    *,
+    data: bytes,
+    file_name: str,
+    content_type: str,
+    schema: Mapping[str, Any],
+    document: Document | None = None,
 ) -> str | None:
     """The digest of the values the deduplication schema names, read from the file by the
     extraction engine; None when a value cannot be read (such a file is never a copy)."""
@@ -124,7 +145,12 @@ def dedup_key_read(
     names = sorted((schema.get("properties") or {}).keys())
     try:
         values, _ = _extract(
-            data=data, file_name=file_name, content_type=content_type, schema=schema, prompt=""
+            data=data,
+            file_name=file_name,
+            content_type=content_type,
+            schema=schema,
+            prompt="",
+            document=document,
         )
     except ExtractionError as exc:
         logger.info("Deduplication could not read %s: %s", file_name, exc)
@@ -159,9 +185,22 @@ def storage_capture(
     content_type = content_type_for(file_name, content_type)
     dedup_schema = config.get("deduplication_schema") or {}
     dedup_key = None
-    if config.get("deduplication") and dedup_schema.get("properties"):
+    dedup = bool(config.get("deduplication") and dedup_schema.get("properties"))
+    # Dedup and extraction both fill a schema from the same file: read it (PDF text, OCR)
+    # once. A file that cannot be read is left to each of them to report as it would alone.
+    document = _document_or_none(
+        data=data,
+        file_name=file_name,
+        content_type=content_type,
+        wanted=dedup and bool(config.get("extraction")),
+    )
+    if dedup:
         dedup_key = dedup_key_read(
-            data=data, file_name=file_name, content_type=content_type, schema=dedup_schema
+            data=data,
+            file_name=file_name,
+            content_type=content_type,
+            schema=dedup_schema,
+            document=document,
         )
         if dedup_key and selectors.dedup_seen(
             task_id=run.task_id, credential_id=run.credential_id, dedup_key=dedup_key
@@ -203,11 +242,25 @@ def storage_capture(
             schema=config.get("extraction_schema"),
             prompt=config.get("extraction_prompt") or "",
             data=data,
+            document=document,
         )
     with transaction.atomic():
         _storage_created(item)
     _scan_enqueue(item.id)
     return item
+
+
+def _document_or_none(
+    *, data: bytes, file_name: str, content_type: str, wanted: bool
+) -> Document | None:
+    from storage.extraction import ExtractionError, read_document
+
+    if not wanted:
+        return None
+    try:
+        return read_document(data=data, file_name=file_name, content_type=content_type)
+    except ExtractionError:
+        return None
 
 
 def _scan_enqueue(item_id: str) -> None:

@@ -31,7 +31,7 @@ transactions.
 
 from __future__ import annotations
 
-from storage.extraction.engine import ExtractionResult, extract
+from storage.extraction.engine import ExtractionResult, extract, read_document
 from storage.extraction.errors import ExtractionError
 
-__all__ = ["ExtractionError", "ExtractionResult", "extract"]
+__all__ = ["ExtractionError", "ExtractionResult", "extract", "read_document"]

@@ -43,17 +43,20 @@ def extract(
     schema: dict[str, Any] | None = None,
     prompt: str = "",
     model: dict[str, str] | None = None,
+    document: Document | None = None,
 ) -> ExtractionResult:
     """Structured data from a document, guided by ``schema`` (generic fields and tables without).
 
     Raises ExtractionError when the file cannot be read or its type is unsupported. ``model``
     (``{base_url, model, api_key}``) asks an OpenAI-compatible model first and falls back to
-    the rule-based result when its answer is unusable. Pure: no database, no network unless
-    ``model`` is given.
+    the rule-based result when its answer is unusable. ``document``: these bytes already read
+    by ``read_document``, so a caller filling several schemas from one file reads it once.
+    Pure: no database, no network unless ``model`` is given.
     """
     if schema is not None:
         _check_schema(schema)
-    document = read(data, file_name, content_type)
+    if document is None:
+        document = read_document(data=data, file_name=file_name, content_type=content_type)
     if schema is None:
         generic = generic_extraction(document)
         return ExtractionResult(
@@ -91,6 +94,12 @@ def extract(
         result.provenance.pop(path, None)
         result.warnings.append(f"{path or '(root)'} did not validate against the schema: dropped.")
     return result
+
+
+def read_document(*, data: bytes, file_name: str = "", content_type: str | None = None) -> Document:
+    """The file read into the common document model (the slow part: PDF text, OCR);
+    raises ExtractionError like ``extract``."""
+    return read(data, file_name, content_type)
 
 
 def _check_schema(schema: dict[str, Any]) -> None:

@@ -243,6 +243,28 @@ def test_duplicates_across_runs_are_dropped(org, api, credential):
     assert feb.dedup_key
 
 
+def test_a_capture_reads_its_file_once_for_dedup_and_extraction(
+    org, api, credential, monkeypatch
+):
+    from storage.extraction import engine
+
+    reads = []
+    real_read = engine.read
+
+    def counting_read(*args):
+        reads.append(args[1])
+        return real_read(*args)
+
+    monkeypatch.setattr(engine, "read", counting_read)
+    run = start(api, dedup_task(org, ""), credential, {})
+    item = storage_capture(
+        run_id=run["id"], file_name="feb.pdf", content_type="application/pdf", data=FEBRUARY
+    )
+    assert item.dedup_key
+    assert item.extraction["amount_due"] == 6925.18
+    assert reads == ["feb.pdf"]
+
+
 def test_dedup_is_per_task_and_credential(org, api, credential):
     task = dedup_task(org, "")
     other_task = dedup_task(org, "")
