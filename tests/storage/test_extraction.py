@@ -243,9 +243,7 @@ def test_duplicates_across_runs_are_dropped(org, api, credential):
     assert feb.dedup_key
 
 
-def test_a_capture_reads_its_file_once_for_dedup_and_extraction(
-    org, api, credential, monkeypatch
-):
+def test_a_capture_reads_its_file_once_for_dedup_and_extraction(org, api, credential, monkeypatch):
     from storage.extraction import engine
 
     reads = []
