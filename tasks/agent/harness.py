@@ -868,37 +868,3 @@ def _disposition_name(header: str) -> str:
     message["content-disposition"] = header
     name = message.get_filename() or ""
     return Path(name).name
-
-
-def snapshot_text(snapshot: Mapping[str, Any], *, limit: int = 8000) -> str:
-    """A ``read_page`` snapshot as compact text, for a model's prompt. Targets in it are
-    written the way the tools take them (role/name, label)."""
-    lines = [f"URL: {snapshot.get('url', '')}", f"Title: {snapshot.get('title', '')}"]
-    lines += [f"{'#' * h['level']} {h['text']}" for h in snapshot.get("headings") or []]
-    lines += [f"[alert] {a}" for a in snapshot.get("alerts") or []]
-    for item in snapshot.get("inputs") or []:
-        value = item.get("value")
-        shown = (
-            f" = {value!r}"
-            if value not in (None, "")
-            else (" (filled)" if item.get("filled") else "")
-        )
-        options = item.get("options")
-        choices = f" options: {[o['label'] for o in options][:20]}" if options else ""
-        checked = " [checked]" if item.get("checked") else ""
-        lines.append(f"input {item['type']} label={item['label']!r}{shown}{checked}{choices}")
-    lines += [f"button {b['name']!r}" for b in snapshot.get("buttons") or [] if b.get("name")]
-    lines += [
-        f"link {link['name']!r} -> {link['href']}"
-        for link in snapshot.get("links") or []
-        if link.get("name")
-    ]
-    for pair in snapshot.get("pairs") or []:
-        group = f" ({pair['group']})" if pair.get("group") else ""
-        lines.append(f"{pair['label']}: {pair['value']}{group}")
-    for table in snapshot.get("tables") or []:
-        title = table.get("caption") or table.get("heading") or f"table {table.get('index')}"
-        lines.append(f"table {title!r}: {' | '.join(table.get('headers') or [])}")
-        lines += ["  " + " | ".join(row["cells"]) for row in (table.get("rows") or [])[:30]]
-    lines.append("Text: " + str(snapshot.get("text") or "")[:2000])
-    return "\n".join(lines)[:limit]
