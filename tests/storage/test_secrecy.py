@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
@@ -79,7 +80,7 @@ def test_admin_shows_metadata_not_contents(org, api, credential):
         get_user_model().objects.create_superuser("root@deck.test", password="x-very-long-1")
     )
     listing = client.get(reverse("admin:storage_storageitem_changelist"))
-    change = client.get(reverse("admin:storage_storageitem_change", args=[item.pk]))
+    change = client.get(reverse("admin:storage_storageitem_change", args=[quote(item.pk)]))
     assert listing.status_code == change.status_code == 200
     assert item.file.name.encode() in change.content  # where it is stored, as text
     for page in (listing.content, change.content):

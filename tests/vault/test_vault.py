@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
@@ -427,7 +428,7 @@ def test_admin_is_read_only_and_shows_no_key_material(
         assert secret_field not in model_admin.get_list_display(request)
         for response in (
             model_admin.changelist_view(request),
-            model_admin.change_view(request, str(pk)),
+            model_admin.change_view(request, quote(str(pk))),
         ):
             response.render()  # type: ignore[attr-defined]
             body = response.content.decode()
